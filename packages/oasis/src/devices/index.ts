@@ -1,0 +1,11 @@
+export type { Net, NetStats, MacAddr } from "./net.ts";
+export type { Ethernet } from "./ethernet.ts";
+export type { Arp } from "./arp.ts";
+export type { Ip, Ipv4, Ipv6, Icmp, IpHandler, IpWriteOptions, Prefix } from "./ip.ts";
+export type { Udp, Datagram } from "./udp.ts";
+export type { Flow, Endpoint } from "./flow.ts";
+export type { Tcp, TcpFlow, TcpListenOptions, TcpConnectOptions, Keepalive } from "./tcp.ts";
+export type { Stack } from "./stack.ts";
+export type { Block, BlockInfo } from "./block.ts";
+export type { KvRo, KvRw, EntryKind } from "./kv.ts";
+export type { NetErrorCode, IpErrorCode, ArpErrorCode, FlowErrorCode, BlockErrorCode, KvErrorCode } from "./errors.ts";

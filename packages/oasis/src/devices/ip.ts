@@ -1,0 +1,67 @@
+/** IP protocol numbers used by the stack. */
+export const PROTO_ICMP = 1;
+export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
+export const PROTO_ICMPV6 = 58;
+
+/** A configured address: "192.0.2.2/24", "2001:db8::2/64". */
+export interface Prefix {
+  address: string;
+  prefixLength: number;
+}
+
+/**
+ * Receives one upper-layer payload. Addresses are canonical strings ("192.0.2.1", "2001:db8::1");
+ * `payload` is a view valid only during the call.
+ */
+export type IpHandler = (src: string, dst: string, payload: Uint8Array) => void;
+
+export interface IpWriteOptions {
+  /** Source address; by default the one `source(dst)` picks. */
+  src?: string;
+  ttl?: number;
+  /** Allow fragmentation of a datagram larger than the path MTU (default true for IPv4). */
+  fragment?: boolean;
+}
+
+/**
+ * One IP layer (v4, v6, or both). Addresses are strings in canonical form; a v4v6 layer
+ * dispatches on the address family.
+ */
+export interface Ip {
+  readonly family: "ipv4" | "ipv6" | "ipv4v6";
+  /** Sets the handler of one upper-layer protocol; replaces any earlier one. */
+  listen(proto: number, handler: IpHandler): void;
+  /**
+   * Sends the concatenation of `payload` chunks to `dst`. Synchronous: the datagram is queued
+   * (possibly behind address resolution). Throws IpError("no-route") when `dst` is not
+   * reachable, IpError("would-fragment") when too large and `fragment` is false.
+   */
+  write(dst: string, proto: number, payload: Uint8Array | readonly Uint8Array[], options?: IpWriteOptions): void;
+  /**
+   * The one's-complement sum (not yet folded or inverted) of the pseudo-header for a transport
+   * checksum: src, dst, protocol and length.
+   */
+  pseudoheaderSum(src: string, dst: string, proto: number, length: number): number;
+  /** Source address the layer would use to reach `dst`. */
+  source(dst: string): string;
+  configuredAddresses(): Prefix[];
+  /** Largest transport payload (IP header excluded) that goes to `dst` without fragmenting. */
+  mtu(dst: string): number;
+  disconnect(): Promise<void>;
+}
+
+/** ICMP for one IP family: echo replies are answered by the layer itself. */
+export interface Icmp {
+  /** Sends an ICMP message (type, code, checksum space and body in `message`; checksum filled in). */
+  write(dst: string, message: Uint8Array, options?: { src?: string; ttl?: number }): void;
+  /** Observes every valid ICMP message received (after the layer has answered echoes). */
+  listen(handler: (src: string, dst: string, message: Uint8Array) => void): void;
+}
+
+export interface Ipv4 extends Ip {
+  readonly family: "ipv4";
+}
+export interface Ipv6 extends Ip {
+  readonly family: "ipv6";
+}
