@@ -21,6 +21,7 @@ function walk(dir, out) {
 
 const filters = process.argv.slice(2);
 const files = walk(join(root, "packages"), [])
+  .concat(walk(join(root, "examples"), []))
   .concat(walk(join(root, "test"), []))
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
