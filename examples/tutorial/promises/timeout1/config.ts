@@ -1,0 +1,4 @@
+// oasis >= 0.1.0 & < 0.2.0
+import { main, register } from "oasis/config";
+
+register("timeout1", [main("./unikernel.ts")]);
