@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 // Oasis TAP addon: a Linux TAP file descriptor driven by libuv's uv_poll.
 //
 // Receive: on each wake-up, up to a batch of frames is read into one JS-owned buffer and handed
@@ -13,6 +14,8 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -290,10 +293,63 @@ static int interface_mtu(const char *name) {
   return r < 0 ? -1 : ifr.ifr_mtu;
 }
 
-// open(name: string, queueLimit: number) -> { handle, name, mtu }
+// Opening happens in the namespace of the thread that opens /dev/net/tun (the TAP device is bound
+// to it for good), so for another namespace a short-lived thread enters it, opens, and exits;
+// the fd then works from any thread. setns only ever changes that helper thread.
+typedef struct {
+  const char *netns_path;
+  char name[IFNAMSIZ];
+  int fd;
+  int mtu;
+  int err;
+  const char *stage;
+} open_request;
+
+static void *open_in_namespace(void *arg) {
+  open_request *req = arg;
+  if (req->netns_path) {
+    int nsfd = open(req->netns_path, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) {
+      req->err = errno;
+      req->stage = "cannot open network namespace";
+      return NULL;
+    }
+    int r = setns(nsfd, CLONE_NEWNET);
+    int e = errno;
+    close(nsfd);
+    if (r < 0) {
+      req->err = e;
+      req->stage = "cannot enter network namespace";
+      return NULL;
+    }
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    req->err = errno;
+    req->stage = "cannot open /dev/net/tun for";
+    return NULL;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  strncpy(ifr.ifr_name, req->name, IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    req->err = errno;
+    req->stage = "cannot attach to TAP";
+    close(fd);
+    return NULL;
+  }
+  memcpy(req->name, ifr.ifr_name, IFNAMSIZ);
+  req->name[IFNAMSIZ - 1] = 0;
+  req->mtu = interface_mtu(req->name);
+  req->fd = fd;
+  return NULL;
+}
+
+// open(name: string, queueLimit: number, netnsPath?: string) -> { handle, name, mtu }
 static napi_value tap_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ + 1];
   size_t name_len = 0;
@@ -307,18 +363,33 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   }
   uint32_t queue_limit = 1024;
   if (argc >= 2) napi_get_value_uint32(env, argv[1], &queue_limit);
-
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, "cannot open /dev/net/tun for", name, errno);
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "cannot attach to TAP", name, err);
+  char netns_path[4096];
+  size_t netns_len = 0;
+  napi_valuetype nstype = napi_undefined;
+  if (argc >= 3) napi_typeof(env, argv[2], &nstype);
+  if (nstype == napi_string && napi_get_value_string_utf8(env, argv[2], netns_path, sizeof netns_path, &netns_len) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "open: netnsPath must be a string");
+    return NULL;
   }
+
+  open_request req;
+  memset(&req, 0, sizeof req);
+  req.fd = -1;
+  memcpy(req.name, name, name_len + 1);
+  if (netns_len > 0) {
+    req.netns_path = netns_path;
+    pthread_t thread;
+    int e = pthread_create(&thread, NULL, open_in_namespace, &req);
+    if (e != 0) return throw_errno(env, "cannot start a thread to open", name, e);
+    pthread_join(thread, NULL);
+  } else {
+    open_in_namespace(&req);
+  }
+  if (req.fd < 0) {
+    if (netns_len > 0 && strstr(req.stage, "namespace")) return throw_errno(env, req.stage, netns_path, req.err);
+    return throw_errno(env, req.stage, name, req.err);
+  }
+  int fd = req.fd;
 
   uv_loop_t *loop;
   CHECK(env, napi_get_uv_event_loop(env, &loop));
@@ -336,8 +407,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   t->poll = poll;
   poll->data = t;
   t->queue_limit = queue_limit;
-  memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
-  t->name[IFNAMSIZ - 1] = 0;
+  memcpy(t->name, req.name, IFNAMSIZ);
 
   napi_value handle, result, v, resource, resource_name;
   if (napi_create_object(env, &resource) != napi_ok ||
@@ -358,7 +428,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_set_named_property(env, result, "handle", handle));
   CHECK(env, napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &v));
   CHECK(env, napi_set_named_property(env, result, "name", v));
-  CHECK(env, napi_create_int32(env, interface_mtu(t->name), &v));
+  CHECK(env, napi_create_int32(env, req.mtu, &v));
   CHECK(env, napi_set_named_property(env, result, "mtu", v));
   return result;
 }

@@ -18,6 +18,11 @@ export interface TapOptions {
   batch?: number;
   /** Frames kept while the kernel queue is full before writes are dropped (default 1024). */
   queueLimit?: number;
+  /**
+   * Open the TAP inside another network namespace: a name from `ip netns list` or a path such as
+   * /proc/PID/ns/net. The returned device works from this process (needs CAP_SYS_ADMIN).
+   */
+  netns?: string;
 }
 
 export interface TapStats extends NetStats {
@@ -71,14 +76,21 @@ export function openTap(name: string, options: TapOptions = {}): TapNet {
     throw new NetError("unavailable", `'${name}' is not a valid interface name: 1 to 15 characters, no spaces, '/' or ':'`);
   }
   const addon = loadTapAddon();
+  const netnsPath = options.netns === undefined ? undefined : options.netns.includes("/") ? options.netns : `/var/run/netns/${options.netns}`;
   let opened: ReturnType<TapAddon["open"]>;
   try {
-    opened = addon.open(name, options.queueLimit ?? 1024);
+    opened = addon.open(name, options.queueLimit ?? 1024, netnsPath);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new NetError("unavailable", `cannot open TAP ${name}: ${e instanceof Error ? e.message : String(e)}; ${advice(code, name)}`, { cause: e });
+    const message = e instanceof Error ? e.message : String(e);
+    const hint = message.includes("namespace")
+      ? code === "ENOENT"
+        ? `there is no network namespace ${options.netns} (see \`ip netns list\`)`
+        : "entering another network namespace needs root (CAP_SYS_ADMIN)"
+      : advice(code, name);
+    throw new NetError("unavailable", `cannot open TAP ${name}${options.netns ? ` in namespace ${options.netns}` : ""}: ${message}; ${hint}`, { cause: e });
   }
-  if (interfaceIsUp(opened.name) === false) {
+  if (netnsPath === undefined && interfaceIsUp(opened.name) === false) {
     log.warn(`TAP ${opened.name} is down, so the kernel will neither send nor accept frames: bring it up with \`ip link set ${opened.name} up\``);
   }
   return new Tap(addon, opened.handle, opened.name, options.mtu ?? (opened.mtu > 0 ? opened.mtu : 1500), options);
