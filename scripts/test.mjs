@@ -6,12 +6,14 @@ import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const skip = new Set(["node_modules", "dist", "oasis", ".git", "build"]);
+const skip = new Set(["node_modules", "dist", ".git", "build"]);
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
     if (skip.has(name)) continue;
     const p = join(dir, name);
+    // A unikernel's generated oasis/ folder (it has a context.json), not the oasis package.
+    if (name === "oasis" && statSync(join(dir, name)).isDirectory() && readdirSync(p).includes("context.json")) continue;
     const st = statSync(p);
     if (st.isDirectory()) walk(p, out);
     else if (name.endsWith(".test.ts")) out.push(p);

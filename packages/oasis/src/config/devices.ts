@@ -282,7 +282,7 @@ export function directKvRo(dir: string): Impl<"kvRo"> {
 }
 
 /** A host directory, read and written at run time (unix). */
-export function directKvRw(dir: string): Impl<"kvRw"> {
+export function directKvRw(dir: string): Impl<"kvRw" | "kvRo"> {
   return impl({ typ: kvRw, alsoProvides: ["kvRo"], name: dir, description: `host directory ${dir}`, module: "oasis/kv", export: "directKvRwDevice", options: { dir }, targets: UNIX });
 }
 
@@ -294,7 +294,7 @@ export function genericKvRo(dir: string, options: { group?: string; key?: Key<"c
 }
 
 /** An in-memory store, empty at boot. */
-export function kvRwMem(name = "mem"): Impl<"kvRw"> {
+export function kvRwMem(name = "mem"): Impl<"kvRw" | "kvRo"> {
   return impl({ typ: kvRw, alsoProvides: ["kvRo"], name, description: "in-memory store", module: "oasis/kv", export: "memKvDevice", options: { name } });
 }
 
@@ -304,7 +304,7 @@ export function tarKvRo(disk: Impl<"block">): Impl<"kvRo"> {
 }
 
 /** A tar archive on a block device, append-only writes (remove and rename are refused). */
-export function tarKvRw(disk: Impl<"block">): Impl<"kvRw"> {
+export function tarKvRw(disk: Impl<"block">): Impl<"kvRw" | "kvRo"> {
   return impl({ typ: kvRw, alsoProvides: ["kvRo"], name: "tar", description: "tar archive", module: "oasis/kv", export: "tarKvRwDevice", deps: { block: disk } });
 }
 
@@ -314,7 +314,7 @@ export function fatKvRo(disk: Impl<"block">): Impl<"kvRo"> {
 }
 
 /** A FAT12/16/32 file system, read-write. */
-export function fatKvRw(disk: Impl<"block">): Impl<"kvRw"> {
+export function fatKvRw(disk: Impl<"block">): Impl<"kvRw" | "kvRo"> {
   return impl({ typ: kvRw, alsoProvides: ["kvRo"], name: "fat", description: "FAT file system", module: "oasis/kv", export: "fatKvRwDevice", deps: { block: disk } });
 }
 

@@ -90,10 +90,10 @@ export function makeImpl<N extends string>(node: Node, provides: readonly N[]): 
   return { node, provides, __accepts: () => undefined } as Impl<N>;
 }
 
-export interface DeviceSpec<N extends string> {
+export interface DeviceSpec<N extends string, A extends string = never> {
   typ: Typ<N>;
   /** Extra device types this one can stand in for (a kvRw is also a kvRo). */
-  alsoProvides?: readonly string[];
+  alsoProvides?: readonly A[];
   name: string;
   description: string;
   module: string;
@@ -108,7 +108,7 @@ export interface DeviceSpec<N extends string> {
 }
 
 /** Declares an implementation. Library authors use this to offer their own devices. */
-export function impl<N extends string>(spec: DeviceSpec<N>): Impl<N> {
+export function impl<N extends string, const A extends string = never>(spec: DeviceSpec<N, A>): Impl<N | A> {
   const deps: { [name: string]: Node } = {};
   for (const [k, v] of Object.entries(spec.deps ?? {})) deps[k] = v.node;
   const node: DeviceNode = {
@@ -126,7 +126,7 @@ export function impl<N extends string>(spec: DeviceSpec<N>): Impl<N> {
   if (spec.targets) node.targets = spec.targets;
   if (spec.files) node.files = spec.files;
   if (spec.packages) node.packages = spec.packages;
-  return makeImpl(node, [spec.typ.name, ...((spec.alsoProvides ?? []) as N[])]);
+  return makeImpl<N | A>(node, [spec.typ.name, ...(spec.alsoProvides ?? [])]);
 }
 
 type TypName<T> = T extends Typ<infer N> ? N : never;

@@ -48,7 +48,8 @@ export async function typecheck(dir: string, name: string, files: string[], opti
     child.on("error", reject);
     child.on("close", () => resolvePromise(text));
   });
-  return parseDiagnostics(out, dir);
+  // tsc prints paths relative to its working directory, which is ours.
+  return parseDiagnostics(out, process.cwd());
 }
 
 export function parseDiagnostics(out: string, baseDir: string): Diagnostic[] {
