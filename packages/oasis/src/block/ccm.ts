@@ -100,7 +100,14 @@ export class CcmBlock implements Block {
     const count = checkIo("ccm", this.#info, "write", sector, buffer);
     const s = this.#info.sectorSize;
     const physical = new Uint8Array(count * 2 * s);
-    for (let i = 0; i < count; i++) this.#encrypt(buffer.subarray(i * s, (i + 1) * s), physical.subarray(i * 2 * s, (i + 1) * 2 * s));
+    // One call to the RNG for every sector of the write: per-sector calls cost as much as the cipher.
+    const perSector = s - TAG_LENGTH;
+    const random = fillRandom(new Uint8Array(count * perSector));
+    for (let i = 0; i < count; i++) {
+      const pair = physical.subarray(i * 2 * s, (i + 1) * 2 * s);
+      pair.set(random.subarray(i * perSector, (i + 1) * perSector), s + TAG_LENGTH);
+      this.#encrypt(buffer.subarray(i * s, (i + 1) * s), pair);
+    }
     await this.#inner.write(sector * 2, physical);
   }
 
@@ -117,10 +124,10 @@ export class CcmBlock implements Block {
     await this.#inner.disconnect();
   }
 
+  /** Encrypts `plain` into `pair`, whose nonce ‖ adata part already holds fresh random bytes. */
   #encrypt(plain: Uint8Array, pair: Uint8Array): void {
     const s = plain.length;
     const random = pair.subarray(s + TAG_LENGTH);
-    fillRandom(random);
     const nonce = random.subarray(0, this.#nonceLen);
     const adata = random.subarray(this.#nonceLen);
     const cipher = createCipheriv(this.#algorithm, this.#key, nonce, { authTagLength: TAG_LENGTH });
