@@ -6,6 +6,7 @@ import * as esbuild from "esbuild";
 import type { BuildInfo } from "../runtime/info.ts";
 import { configureProject, readContext, type Configured } from "./configure.ts";
 import { writeCrunchData } from "./crunch.ts";
+import { writeNativeEmbed } from "./native.ts";
 import { ToolError, type Project } from "./load-config.ts";
 import { targets } from "./targets.ts";
 import { formatDiagnostic, typecheck, type Diagnostic } from "./typecheck.ts";
@@ -82,6 +83,7 @@ export async function buildProject(p: Project, options: { minify?: boolean; type
   const crunchDirs = new Set<string>();
   for (const m of mainSource.matchAll(/"dir": ("(?:[^"\\]|\\.)*"), "data": crunch_\d+/g)) crunchDirs.add(JSON.parse(m[1]!) as string);
   for (const dir of crunchDirs) writeCrunchData(p.dir, p.outDir, dir);
+  for (const m of mainSource.matchAll(/^import "\.\/native\/(\w+)\.js";$/gm)) writeNativeEmbed(p.outDir, m[1]!);
 
   if (options.typecheck !== false) {
     const diags = await typecheck(p.outDir, "tsconfig.json", [mainFile], { types: ["node"], conditions: target.conditions });
@@ -104,7 +106,7 @@ export async function buildProject(p: Project, options: { minify?: boolean; type
       write: false,
       metafile: true,
       logLevel: "silent",
-      define: { __OASIS_BUILD_INFO__: placeholder },
+      define: { __OASIS_BUILD_INFO__: placeholder, ...(target.format === "cjs" ? { "import.meta.url": "__oasis_meta_url" } : {}) },
       banner: { js: target.banner },
     });
   } catch (e) {

@@ -2,7 +2,14 @@
 // unikernel, one line per device, in dependency order.
 import type { EvaluatedGraph, Instance } from "./graph.ts";
 import type { Target } from "./targets.ts";
-import type { Json } from "../config/impl.ts";
+import type { DeviceNode, Json } from "../config/impl.ts";
+
+/** Devices whose runtime module needs a native addon, by module#export. */
+const NATIVE_ADDONS: Record<string, string[]> = { "oasis/net/phy#tapDevice": ["tap"] };
+
+export function nativeAddonsOf(node: DeviceNode): string[] {
+  return NATIVE_ADDONS[`${node.module}#${node.export}`] ?? [];
+}
 
 export interface Generated {
   /** Relative to the output directory (oasis/). */
@@ -94,6 +101,9 @@ export function generateMain(graph: EvaluatedGraph, target: Target, keysSummary:
   }
   for (const [module, names] of byModule) importLines.push(`import { ${names.join(", ")} } from ${JSON.stringify(module)};`);
   importLines.push(...dataImports);
+  // Native addons travel inside the executable; this import hands them over before any device connects.
+  const natives = new Set(devices.flatMap((i) => nativeAddonsOf((i as Extract<Instance, { kind: "device" }>).node)));
+  for (const n of natives) importLines.push(`import "./native/${n}.js";`);
   for (const [module, local] of jobModules) importLines.push(`import { start as ${local} } from ${JSON.stringify(userModule(module))};`);
 
   return [

@@ -30,7 +30,10 @@ export const targets: Record<TargetName, Target> = {
     // CommonJS so the extension-less file runs outside any package.json; the `require` line makes
     // it run as well where a package.json says "type": "module" (then it is loaded as ESM).
     format: "cjs",
-    banner: '#!/usr/bin/env node\nvar require = typeof process.getBuiltinModule === "function" ? process.getBuiltinModule : require;',
+    // __oasis_meta_url stands for import.meta.url in the bundle: the executable's own location.
+    banner:
+      '#!/usr/bin/env node\nvar require = typeof process.getBuiltinModule === "function" ? process.getBuiltinModule : require;\n' +
+      'var __oasis_meta_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.argv[1] || "").href;',
     outputName: (name) => name,
     executable: true,
   },

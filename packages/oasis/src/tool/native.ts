@@ -1,0 +1,26 @@
+// Native addons inside a sealed executable: the build writes a module that hands the addon's
+// bytes to its loader (which writes them once to a content-addressed temp file and loads it).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tapAddonFile } from "../net/phy/tap-addon.ts";
+
+const ADDONS: Record<string, { file: () => string; module: string; provide: string }> = {
+  tap: { file: tapAddonFile, module: "oasis/net/phy", provide: "provideTapAddon" },
+};
+
+export function writeNativeEmbed(outDir: string, name: string): string {
+  const addon = ADDONS[name];
+  if (!addon) throw new Error(`unknown native addon '${name}'`);
+  const dir = join(outDir, "native");
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `${name}.js`);
+  const file = addon.file();
+  if (!existsSync(file)) {
+    // Nothing to embed (not Linux, or the build failed): opening the device then says why.
+    writeFileSync(out, `// The ${name} addon was not built on this machine (${file}); the device reports why at run time.\n`);
+    return out;
+  }
+  const b64 = readFileSync(file).toString("base64");
+  writeFileSync(out, `import { ${addon.provide} } from "${addon.module}";\n${addon.provide}(Uint8Array.from(atob("${b64}"), (c) => c.charCodeAt(0)));\n`);
+  return out;
+}
