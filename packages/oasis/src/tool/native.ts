@@ -1,11 +1,12 @@
 // Native addons inside a sealed executable: the build writes a module that hands the addon's
 // bytes to its loader (which writes them once to a content-addressed temp file and loads it).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { tapAddonFile } from "../net/phy/tap-addon.ts";
+import { dirname, join } from "node:path";
+import { OASIS_ROOT_PACKAGE_JSON } from "./version.ts";
 
+// Where native/build.mjs leaves the addon (see net/phy/tap-addon.ts, which loads it).
 const ADDONS: Record<string, { file: () => string; module: string; provide: string }> = {
-  tap: { file: tapAddonFile, module: "oasis/net/phy", provide: "provideTapAddon" },
+  tap: { file: () => join(dirname(OASIS_ROOT_PACKAGE_JSON), "native", "build", "Release", "oasis_tap.node"), module: "oasis/net/phy", provide: "provideTapAddon" },
 };
 
 export function writeNativeEmbed(outDir: string, name: string): string {

@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 
-export const OASIS_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+// Resolved through the package's own name, so it holds wherever this module is bundled.
+export const OASIS_ROOT_PACKAGE_JSON: string = createRequire(import.meta.url).resolve("oasis/package.json");
+
+export const OASIS_VERSION: string = (JSON.parse(readFileSync(OASIS_ROOT_PACKAGE_JSON, "utf8")) as { version: string }).version;
 
 function parse(v: string): number[] {
   const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(v.trim());
