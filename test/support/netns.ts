@@ -299,11 +299,11 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: Netns
     },
     exec(cmd, args = [], o = {}) {
       return new Promise((resolve, reject) => {
-        const child = spawn("ip", ["netns", "exec", name, cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+        const child = spawn("ip", ["netns", "exec", name, cmd, ...args], { stdio: [o.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], detached: true });
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+        child.stdout!.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+        child.stderr!.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
         const timeoutMs = o.timeoutMs ?? 20_000;
         const timer = setTimeout(() => {
           try {
@@ -323,7 +323,10 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: Netns
           if ((o.check ?? true) && code !== 0) reject(new Error(`${cmd} ${args.join(" ")} exited with ${code} in ${name}:\n${stdout}${stderr}`));
           else resolve(result);
         });
-        child.stdin.end(o.input ?? "");
+        if (child.stdin) {
+          child.stdin.on("error", () => {}); // a command that exits without reading its input
+          child.stdin.end(o.input);
+        }
       });
     },
     spawn: (cmd, args = [], o = {}) => startProcess(name, cmd, args, o, processes),
@@ -349,6 +352,17 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: Netns
       const file = join(tmpDir, `capture-${randomBytes(3).toString("hex")}.pcap`);
       const p = ns.spawn("tshark", ["-i", tap, "-n", "-w", file, ...(o.filter ? ["-f", o.filter] : [])]);
       await p.waitFor(/Capturing on/, 15_000);
+      // tshark says "Capturing on" before dumpcap's socket is live: wait for a packet socket bound
+      // to the TAP in this namespace's /proc/net/packet, then a little for the filter and ring.
+      const ifindex = (await ns.exec("cat", [`/sys/class/net/${tap}/ifindex`])).stdout.trim();
+      const end = Date.now() + 15_000;
+      for (;;) {
+        const table = (await ns.exec("cat", ["/proc/net/packet"])).stdout.trim().split("\n").slice(1);
+        if (table.some((row) => row.trim().split(/\s+/)[4] === ifindex)) break;
+        if (Date.now() > end) throw new Error(`tshark did not start capturing on ${tap} within 15 s:\n${p.output()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 150));
       return {
         file,
         async stop(extra = []) {

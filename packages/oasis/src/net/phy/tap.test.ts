@@ -1,0 +1,211 @@
+// The TAP device against the Linux kernel in a network namespace: the kernel's ARP, ICMP and a
+// raw-socket sender are the peers; tshark and the kernel's own counters are the witnesses.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
+import { NetError } from "../../devices/errors.ts";
+import type { Net } from "../../devices/net.ts";
+import { openTap, type TapNet } from "./tap.ts";
+import { tapBlasterFile } from "./tap-addon.ts";
+
+const skip = netnsUnavailable();
+const US_IP = [192, 0, 2, 2];
+const US_MAC = "02:00:00:00:00:02";
+
+function checksum(bytes: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < bytes.length; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+  if (bytes.length % 2) sum += bytes[bytes.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function macText(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+/** Answers ARP for US_IP and ICMP echo requests to US_IP, by hand, with raw bytes. */
+function answerArpAndPing(tap: Net, seen: Uint8Array[]): void {
+  tap.listen((f) => {
+    seen.push(f.slice());
+    const type = (f[12]! << 8) | f[13]!;
+    if (type === 0x0806 && f[21] === 1 && f.subarray(38, 42).every((b, i) => b === US_IP[i])) {
+      const r = new Uint8Array(42);
+      r.set(f.subarray(6, 12), 0);
+      r.set(tap.mac, 6);
+      r.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2], 12);
+      r.set(tap.mac, 22);
+      r.set(US_IP, 28);
+      r.set(f.subarray(22, 32), 32); // requester's MAC and IP
+      tap.write(r);
+    }
+    if (type === 0x0800 && f[23] === 1 && f[34] === 8 && f.subarray(30, 34).every((b, i) => b === US_IP[i])) {
+      const ihl = (f[14]! & 0xf) * 4;
+      const total = (f[16]! << 8) | f[17]!;
+      const r = f.slice(0, 14 + total);
+      r.set(f.subarray(6, 12), 0);
+      r.set(tap.mac, 6);
+      r.set(f.subarray(30, 34), 26); // swap addresses
+      r.set(f.subarray(26, 30), 30);
+      r[22] = 64;
+      r[24] = r[25] = 0;
+      const h = checksum(r.subarray(14, 14 + ihl));
+      r[24] = h >> 8;
+      r[25] = h & 0xff;
+      const icmp = r.subarray(14 + ihl);
+      icmp[0] = 0; // echo reply
+      icmp[2] = icmp[3] = 0;
+      const c = checksum(icmp);
+      icmp[2] = c >> 8;
+      icmp[3] = c & 0xff;
+      tap.write(r);
+    }
+  });
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function counter(ns: Netns, name: string): number {
+  const r = spawnSync("ip", ["netns", "exec", ns.name, "cat", `/sys/class/net/${ns.tap}/statistics/${name}`], { encoding: "utf8" });
+  return Number(r.stdout.trim());
+}
+
+describe("TAP device against the Linux kernel", { skip }, () => {
+  it("receives the kernel's ARP request and answers ping with hand-built replies", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap({ mac: US_MAC });
+      const seen: Uint8Array[] = [];
+      answerArpAndPing(tap, seen);
+      const ping = await ns.exec("ping", ["-c", "3", "-i", "0.2", "-W", "3", "192.0.2.2"], { check: false });
+      assert.equal(ping.code, 0, `ping failed:\n${ping.stdout}${ping.stderr}`);
+      assert.match(ping.stdout, /3 received/);
+      const arp = seen.find((f) => f[12] === 0x08 && f[13] === 0x06);
+      assert.ok(arp, "an ARP request from the kernel reached JS");
+      assert.equal(macText(arp!.subarray(6, 12)), await ns.kernelMac());
+      assert.deepEqual([...arp!.subarray(28, 32)], [192, 0, 2, 1]);
+      const neigh = await ns.exec("ip", ["neigh", "show", "192.0.2.2", "dev", ns.tap]);
+      assert.match(neigh.stdout, new RegExp(`lladdr ${US_MAC}`));
+      const s = tap.stats();
+      assert.ok(s.rxPackets >= 4 && s.txPackets >= 4, JSON.stringify(s));
+    }));
+
+  it("writes frames the kernel sees on the wire (tshark) and counts (statistics)", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap({ mac: US_MAC });
+      const capture = await ns.capture({ filter: "ether proto 0x88b5" });
+      const before = counter(ns, "rx_packets");
+      const frames = Array.from({ length: 100 }, (_, i) => {
+        const f = new Uint8Array(64);
+        f.fill(0xff, 0, 6);
+        f.set(tap.mac, 6);
+        f[12] = 0x88;
+        f[13] = 0xb5;
+        f[14] = i;
+        return f;
+      });
+      tap.write(frames[0]!);
+      tap.writeMany(frames.slice(1, 50));
+      const packed = new Uint8Array(64 * 50);
+      const lengths = new Uint32Array(50);
+      frames.slice(50).forEach((f, i) => {
+        packed.set(f, i * 64);
+        lengths[i] = 64;
+      });
+      tap.writePacked(packed, lengths, 50);
+      await until(() => counter(ns, "rx_packets") - before >= 100, "the kernel to count 100 frames");
+      assert.equal(tap.stats().txPackets, 100);
+      const text = await capture.stop(["-T", "fields", "-e", "eth.src", "-e", "eth.type"]);
+      const lines = text.trim().split("\n");
+      assert.equal(lines.length, 100, text);
+      assert.ok(lines.every((l) => l === `${US_MAC}\t0x88b5`), text.slice(0, 300));
+    }));
+
+  it("delivers every frame the kernel blasts, in order (batch of 64 per wake-up)", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap({ mac: US_MAC, batch: 64 });
+      const total = 5000;
+      let received = 0;
+      let lastSeq = -1;
+      let ordered = true;
+      tap.listen((f) => {
+        if (f[12] !== 0x88 || f[13] !== 0xb5) return;
+        const seq = (f[14]! << 24) | (f[15]! << 16) | (f[16]! << 8) | f[17]!;
+        if (seq <= lastSeq) ordered = false;
+        lastSeq = seq;
+        received++;
+      });
+      // The blaster retries what the TAP's full ring refuses, so every frame it reports sent was
+      // queued for us exactly once.
+      const blast = await ns.exec(tapBlasterFile(), [ns.tap, US_MAC, String(total), "60"]);
+      const report = JSON.parse(blast.stdout) as { sent: number };
+      assert.equal(report.sent, total);
+      await until(() => received >= total, `all ${total} frames (got ${received})`);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(received, total);
+      assert.ok(ordered, "sequence numbers only increase");
+      assert.equal(tap.stats().rxPackets, total);
+    }));
+
+  it("explains what is wrong when a TAP cannot be opened", () =>
+    withNetns(async (ns) => {
+      const first = ns.openTap();
+      assert.throws(
+        () => ns.openTap(),
+        (e: unknown) => e instanceof NetError && e.code === "unavailable" && /already in use by another process/.test(e.message),
+      );
+      await first.disconnect();
+      assert.throws(
+        () => openTap("lo", { netns: ns.name }),
+        (e: unknown) => e instanceof NetError && e.code === "unavailable" && /lo exists but is not a TAP/.test(e.message),
+      );
+      assert.throws(
+        () => openTap("tap0", { netns: `${ns.name}-missing` }),
+        (e: unknown) => e instanceof NetError && /no network namespace/.test(e.message),
+      );
+      assert.throws(() => openTap("has space"), (e: unknown) => e instanceof NetError && /not a valid interface name/.test(e.message));
+    }));
+
+  it("rejects bad frames and writes after disconnect, and stops delivering after disconnect", () =>
+    withNetns(async (ns) => {
+      const tap: TapNet = ns.openTap({ mtu: 1500 });
+      assert.throws(() => tap.write(new Uint8Array(13)), (e: unknown) => e instanceof NetError && e.code === "invalid-length");
+      assert.throws(() => tap.write(new Uint8Array(1515)), (e: unknown) => e instanceof NetError && e.code === "invalid-length");
+      let got = 0;
+      tap.listen(() => got++);
+      await tap.disconnect();
+      await tap.disconnect(); // idempotent
+      assert.throws(() => tap.write(new Uint8Array(60)), (e: unknown) => e instanceof NetError && e.code === "disconnected");
+      await ns.exec("ping", ["-c", "1", "-W", "1", "192.0.2.9"], { check: false });
+      assert.equal(got, 0);
+    }));
+
+  it("keeps working after a listener throws", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap({ mac: US_MAC });
+      let calls = 0;
+      tap.listen(() => {
+        calls++;
+        throw new Error("listener bug");
+      });
+      await ns.exec("ping", ["-c", "2", "-i", "0.2", "-W", "1", "192.0.2.2"], { check: false });
+      assert.ok(calls >= 2, `listener called ${calls} times`);
+    }));
+
+  it("survives the interface being deleted under it", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap({ mac: US_MAC });
+      tap.listen(() => {});
+      await ns.exec("ip", ["link", "del", ns.tap]);
+      await new Promise((r) => setTimeout(r, 100));
+      tap.write(new Uint8Array(60)); // lost, counted, not thrown
+      assert.equal(tap.stats().txDropped, 1);
+      await tap.disconnect();
+    }));
+});
