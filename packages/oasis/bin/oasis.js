@@ -28,7 +28,9 @@ if (!fresh()) {
     platform: "node",
     format: "esm",
     target: "node20",
-    packages: "external",
+    // Dependencies stay in node_modules; oasis's own modules (also those it imports by its own
+    // package name, like oasis/random) are bundled.
+    external: Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies ?? {}),
     write: false,
     metafile: true,
     logLevel: "silent",
@@ -38,6 +40,8 @@ if (!fresh()) {
     const rel = relative(root, join(process.cwd(), f));
     return [rel, statSync(join(root, rel)).mtimeMs];
   });
+  // This launcher decides how the bundle is made: a change to it makes a new bundle too.
+  inputs.push(["bin/oasis.js", statSync(fileURLToPath(import.meta.url)).mtimeMs]);
   // Written under temporary names and renamed: concurrent runs never see half a file.
   const tmp = `.${process.pid}.tmp`;
   writeFileSync(out + tmp, r.outputFiles[0].text);

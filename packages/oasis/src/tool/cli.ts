@@ -11,6 +11,7 @@ import { targetKey } from "../config/key.ts";
 import { targets } from "./targets.ts";
 import { crunchModule } from "./codegen.ts";
 import { OASIS_VERSION } from "./version.ts";
+import { ccmCommand } from "./ccm.ts";
 
 function rel(p: string): string {
   const r = relative(process.cwd(), p);
@@ -154,6 +155,7 @@ Keys (configure-time choices; config.ts may declare more — see \`oasis describ
       process.stdout.write(`Removed ${rel(p.outDir)}/ and ${rel(p.distDir)}/\n`);
     });
 
+  cli.addCommand(ccmCommand());
   return cli;
 }
 
