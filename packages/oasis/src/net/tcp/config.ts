@@ -1,0 +1,72 @@
+// Tunables of one TCP instance, with the defaults a user of the stack gets.
+import type { CongestionAlgorithm } from "./congestion.ts";
+import type { TcpClock } from "./timers.ts";
+
+export interface TcpConfig {
+  /** Clock and timers; by default oasis/mtime and oasis/sleep. */
+  clock?: TcpClock;
+  /** Entropy for ISN keys and ephemeral ports; by default oasis/random. */
+  random?: { fillRandom(buf: Uint8Array): Uint8Array; randomInt(max: number): number };
+  congestionControl?: CongestionAlgorithm;
+  /** Bytes the application may queue before write() waits. */
+  sendBufferSize?: number;
+  /** Bytes received and not yet read before the window closes. */
+  receiveBufferSize?: number;
+  /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL unless `timeWaitMs` says otherwise. */
+  mslMs?: number;
+  timeWaitMs?: number;
+  initialRtoMs?: number;
+  minRtoMs?: number;
+  maxRtoMs?: number;
+  /** Retransmissions of one segment before the connection gives up with FlowError("timeout"). */
+  maxRetransmits?: number;
+  /** SYN (or SYN-ACK) retransmissions before connect fails. */
+  synRetries?: number;
+  delayedAckMs?: number;
+  /** How long FIN_WAIT_2 waits for the peer's FIN after close(). */
+  finWait2TimeoutMs?: number;
+  /** Half-open connections per listener when listen() gives no backlog. */
+  defaultBacklog?: number;
+  /** Challenge ACKs (RFC 5961) sent per second, for the whole instance. */
+  challengeAckLimit?: number;
+  sack?: boolean;
+  timestamps?: boolean;
+  windowScaling?: boolean;
+  ephemeralPorts?: [number, number];
+}
+
+export type ResolvedConfig = Required<Omit<TcpConfig, "clock" | "random">>;
+
+export function resolveConfig(c: TcpConfig): ResolvedConfig {
+  const msl = c.mslMs ?? 1000;
+  const r: ResolvedConfig = {
+    congestionControl: c.congestionControl ?? "cubic",
+    sendBufferSize: c.sendBufferSize ?? 256 * 1024,
+    receiveBufferSize: c.receiveBufferSize ?? 1024 * 1024,
+    mslMs: msl,
+    timeWaitMs: c.timeWaitMs ?? 2 * msl,
+    initialRtoMs: c.initialRtoMs ?? 1000,
+    minRtoMs: c.minRtoMs ?? 200,
+    maxRtoMs: c.maxRtoMs ?? 60_000,
+    maxRetransmits: c.maxRetransmits ?? 12,
+    synRetries: c.synRetries ?? 5,
+    delayedAckMs: c.delayedAckMs ?? 40,
+    finWait2TimeoutMs: c.finWait2TimeoutMs ?? 60_000,
+    defaultBacklog: c.defaultBacklog ?? 128,
+    challengeAckLimit: c.challengeAckLimit ?? 1000,
+    sack: c.sack ?? true,
+    timestamps: c.timestamps ?? true,
+    windowScaling: c.windowScaling ?? true,
+    ephemeralPorts: c.ephemeralPorts ?? [49152, 65535],
+  };
+  const positive = ["sendBufferSize", "receiveBufferSize", "initialRtoMs", "minRtoMs", "maxRtoMs", "defaultBacklog"] as const;
+  for (const k of positive) {
+    if (!(Number.isFinite(r[k]) && r[k] > 0)) throw new RangeError(`TCP option ${k} must be a positive number, got ${r[k]}`);
+  }
+  if (!(r.receiveBufferSize <= 0x3fffffff)) throw new RangeError(`TCP option receiveBufferSize must be at most 1 GiB, got ${r.receiveBufferSize}`);
+  const [lo, hi] = r.ephemeralPorts;
+  if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && hi <= 65535 && lo <= hi)) {
+    throw new RangeError(`TCP option ephemeralPorts must be [low, high] within 1..65535, got [${lo}, ${hi}]`);
+  }
+  return r;
+}

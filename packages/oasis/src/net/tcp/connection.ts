@@ -1,0 +1,1256 @@
+// One TCP connection: the RFC 9293 state machine with RFC 7323 (window scale, timestamps, PAWS),
+// RFC 2018/6675 (SACK and SACK-based recovery), RFC 6582 (NewReno recovery without SACK),
+// RFC 6298 (RTO), RFC 5961 (challenge ACKs) and the Flow a user reads and writes.
+//
+// Positions: both directions count bytes as unbounded numbers from the ISN (position 0 is the
+// SYN, data starts at 1), converted to 32-bit sequence numbers only at the wire.
+import { FlowError } from "../../devices/errors.ts";
+import type { Endpoint } from "../../devices/flow.ts";
+import type { Keepalive, TcpFlow } from "../../devices/tcp.ts";
+import { readableFromFlow, writableFromFlow } from "../../flow/streams.ts";
+import { ACK, FIN, PSH, RST, SYN, emitTcpHeader, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
+import { ReceiveBuffer, SendBuffer } from "./buffers.ts";
+import type { ResolvedConfig } from "./config.ts";
+import { createCongestionControl, type CongestionControl } from "./congestion.ts";
+import { seqDiff, seqLt } from "./seq.ts";
+import { countDrop, type TcpCounters, type TcpState } from "./stats.ts";
+import type { TcpClock, Timed, TimerQueue } from "./timers.ts";
+
+/** What a connection needs from its TCP instance. */
+export interface ConnectionHost {
+  readonly config: ResolvedConfig;
+  readonly clock: TcpClock;
+  readonly timers: TimerQueue;
+  readonly counters: TcpCounters;
+  /** Hands a segment to IP; returns the error if IP refused it. */
+  transmit(conn: Connection, parts: Uint8Array[]): Error | null;
+  /** RFC 5961 §7: one budget of challenge ACKs for the whole instance. */
+  allowChallengeAck(now: number): boolean;
+  /** Sends a bare RST (or RST+ACK) with the given sequence numbers. */
+  sendReset(local: Endpoint, remote: Endpoint, pseudoBase: number, seq: number, ack: number, withAck: boolean): void;
+  /** A passive connection reached ESTABLISHED. */
+  established(conn: Connection): void;
+  /** The connection left the table (state CLOSED). */
+  closed(conn: Connection, from: TcpState): void;
+  /** The connection entered `to` (for per-state counters). */
+  transition(conn: Connection, from: TcpState, to: TcpState): void;
+}
+
+interface WriteRequest {
+  data: Uint8Array;
+  offset: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Largest SACK blocks per segment: 3 fit beside timestamps in 40 option bytes. */
+const MAX_SACK_BLOCKS_TS = 3;
+const MAX_SACK_BLOCKS = 4;
+const DUP_THRESH = 3;
+const TS_OPTION_BYTES = 12;
+/** RFC 7323 §5.5: TS.Recent older than 24 days is not trusted for PAWS. */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+
+export class Connection implements TcpFlow, Timed {
+  state: TcpState;
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  /** Table key, set by the instance. */
+  key = "";
+  /** Unfolded pseudo-header sum (addresses and protocol, length excluded). */
+  pseudoBase = 0;
+  timerAt = Infinity;
+
+  // Send side (positions).
+  private iss = 0;
+  private sndUna = 0;
+  private sndNxt = 0;
+  private sndMax = 0;
+  private sndWnd = 0;
+  private maxSndWnd = 0;
+  private sndWl1 = 0;
+  private sndWl2 = 0;
+  private sndWScale = 0;
+  private sndBuf = new SendBuffer(1);
+  private finQueued = false;
+  private writes: WriteRequest[] = [];
+  private finAfterWrites: Waiter<void>[] | null = null;
+  private noDelay = false;
+  /** Path MSS (min of ours and the peer's) and the payload that fits with our options. */
+  private pathMss = 536;
+  mss = 536;
+  private ourMss: number;
+
+  // Receive side (positions).
+  private irs = 0;
+  private rcvNxt = 0;
+  private rcvAdv = 0;
+  private rcvWScale = 0;
+  private recv = new ReceiveBuffer();
+  private peerFinPos = -1;
+  private finReceived = false;
+  private readShut = false;
+  private readers: Waiter<Uint8Array | null>[] = [];
+  private unackedSegments = 0;
+  private ackNow = false;
+  private lastAckSent = 0;
+
+  // Options negotiated.
+  private offerWs: boolean;
+  private offerSack: boolean;
+  private offerTs: boolean;
+  private tsOk = false;
+  private sackOk = false;
+  private wsOk = false;
+  private tsRecent = 0;
+  private tsRecentAt = 0;
+  private tsOffset: number;
+
+  // RTT / RTO.
+  private srtt = -1;
+  private rttvar = 0;
+  rto: number;
+  private rttPos = -1;
+  private rttStart = 0;
+  private retransmits = 0;
+
+  // Congestion control and recovery.
+  private cc: CongestionControl;
+  private dupAcks = 0;
+  private inRecovery = false;
+  private recoveryPoint = 0;
+  private highRxt = 0;
+  private forcedLostEnd = 0;
+  /** SACK scoreboard: merged [start, end) pairs above sndUna, sorted. */
+  private sacked: number[] = [];
+
+  // Timers (absolute ms, Infinity when off).
+  private rtoAt = Infinity;
+  private delAckAt = Infinity;
+  private keepAt = Infinity;
+  private closeAt = Infinity;
+  private keepalive: Keepalive | null;
+  private keepProbes = 0;
+  private lastHeard: number;
+
+  private error: FlowError | null = null;
+  private closeWaiters: Waiter<void>[] = [];
+  private appClosed = false;
+  /** Settles an active open. */
+  openWaiter: Waiter<Connection> | null = null;
+  /** The listener a passive connection counts against while half-open. */
+  listenerPort = -1;
+
+  private readonly host: ConnectionHost;
+  private readonly hdr: TcpHeaderFields;
+  private sackScratch: number[] = [];
+  private _readable: ReadableStream<Uint8Array> | null = null;
+  private _writable: WritableStream<Uint8Array> | null = null;
+
+  constructor(
+    host: ConnectionHost,
+    local: Endpoint,
+    remote: Endpoint,
+    init: { state: TcpState; iss: number; ourMss: number; keepalive?: Keepalive | undefined; noDelay?: boolean | undefined; tsOffset: number },
+  ) {
+    this.host = host;
+    this.local = local;
+    this.remote = remote;
+    this.state = init.state;
+    this.iss = init.iss;
+    this.ourMss = init.ourMss;
+    this.noDelay = init.noDelay ?? false;
+    this.keepalive = init.keepalive ?? null;
+    this.tsOffset = init.tsOffset;
+    const cfg = host.config;
+    this.offerWs = cfg.windowScaling;
+    this.offerSack = cfg.sack;
+    this.offerTs = cfg.timestamps;
+    this.rto = cfg.initialRtoMs;
+    let shift = 0;
+    while (shift < 14 && cfg.receiveBufferSize >> shift > 0xffff) shift++;
+    this.rcvWScale = this.offerWs ? shift : 0;
+    this.cc = createCongestionControl(cfg.congestionControl, this.mss);
+    this.lastHeard = host.clock.nowMs();
+    this.hdr = {
+      srcPort: local.port,
+      dstPort: remote.port,
+      seq: 0,
+      ack: 0,
+      flags: 0,
+      window: 0,
+      urgent: 0,
+      mss: -1,
+      windowScale: -1,
+      sackPermitted: false,
+      sack: new Uint32Array(8),
+      sackCount: 0,
+      hasTimestamp: false,
+      tsVal: 0,
+      tsEcr: 0,
+    };
+  }
+
+  // ---- opening ------------------------------------------------------------------------------
+
+  /** Active open: sends the SYN. */
+  startActive(): Error | null {
+    const now = this.host.clock.nowMs();
+    this.synSentAt = now;
+    const err = this.sendSegment(0, 0, SYN);
+    if (err) return err;
+    this.sndNxt = this.sndMax = 1;
+    this.armRto(this.host.clock.nowMs());
+    return null;
+  }
+
+  /** Passive open from a SYN `r` (already validated by the listener). */
+  startPassive(r: TcpRepr, now: number): Error | null {
+    this.irs = r.seq;
+    this.rcvNxt = 1;
+    this.negotiate(r, now);
+    this.sndWnd = r.window; // unscaled in a SYN
+    this.maxSndWnd = this.sndWnd;
+    this.rcvAdv = this.rcvNxt + this.freeSpace();
+    const err = this.sendSegment(0, 0, SYN | ACK);
+    if (err) return err;
+    this.sndNxt = this.sndMax = 1;
+    this.armRto(now);
+    return null;
+  }
+
+  private negotiate(r: TcpRepr, now: number): void {
+    this.wsOk = this.offerWs && r.windowScale >= 0;
+    if (this.wsOk) this.sndWScale = r.windowScale;
+    else this.rcvWScale = this.sndWScale = 0;
+    this.sackOk = this.offerSack && r.sackPermitted;
+    this.tsOk = this.offerTs && r.hasTimestamp;
+    if (this.tsOk) {
+      this.tsRecent = r.tsVal;
+      this.tsRecentAt = now;
+    }
+    const peerMss = r.mss > 0 ? r.mss : 536;
+    this.pathMss = Math.max(64, Math.min(peerMss, this.ourMss));
+    this.mss = this.pathMss - (this.tsOk ? TS_OPTION_BYTES : 0);
+    this.cc = createCongestionControl(this.host.config.congestionControl, this.mss);
+  }
+
+  // ---- input --------------------------------------------------------------------------------
+
+  /** Processes one segment addressed to this connection. */
+  input(r: TcpRepr, now: number): void {
+    const st = this.state;
+    if (st === "CLOSED") return;
+    if (st === "SYN_SENT") {
+      this.inputSynSent(r, now);
+      return;
+    }
+    const flags = r.flags;
+    const plen = r.payload.length;
+    const segPos = this.rcvNxt + seqDiff(r.seq, (this.irs + this.rcvNxt) >>> 0);
+    const segLen = plen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+    const counters = this.host.counters;
+
+    // PAWS (RFC 7323 §5).
+    if (this.tsOk && r.hasTimestamp && !(flags & RST) && seqLt(r.tsVal, this.tsRecent)) {
+      if (now - this.tsRecentAt <= PAWS_IDLE_MS) {
+        countDrop(counters, "paws");
+        this.ackNow = true;
+        this.output(now);
+        return;
+      }
+    }
+
+    // Acceptability (RFC 9293 §3.10.7.4).
+    const wnd = Math.max(0, this.rcvAdv - this.rcvNxt);
+    let acceptable: boolean;
+    if (segLen === 0) acceptable = wnd === 0 ? segPos === this.rcvNxt : segPos >= this.rcvNxt && segPos < this.rcvNxt + wnd;
+    else
+      acceptable =
+        wnd > 0 &&
+        ((segPos >= this.rcvNxt && segPos < this.rcvNxt + wnd) || (segPos + segLen - 1 >= this.rcvNxt && segPos + segLen - 1 < this.rcvNxt + wnd));
+    // A zero window still takes ACKs and FINs at exactly rcvNxt, and the data is trimmed below.
+    if (!acceptable && wnd === 0 && segPos === this.rcvNxt) acceptable = true;
+    if (!acceptable) {
+      if (flags & RST) {
+        countDrop(counters, "rst-out-of-window");
+        return;
+      }
+      countDrop(counters, st === "TIME_WAIT" ? "time-wait-segment" : "out-of-window");
+      if (st === "TIME_WAIT" && flags & FIN) this.closeAt = now + this.host.config.timeWaitMs;
+      this.ackNow = true;
+      this.output(now);
+      return;
+    }
+
+    // RST (RFC 5961 §3): only an exact match resets; in-window gets a challenge ACK.
+    if (flags & RST) {
+      if (segPos !== this.rcvNxt) {
+        this.challengeAck(now);
+        return;
+      }
+      counters.resetsReceived++;
+      if (st === "SYN_RECEIVED" && this.listenerPort >= 0) {
+        this.terminate(null);
+        return;
+      }
+      this.terminate(st === "TIME_WAIT" || st === "LAST_ACK" || st === "CLOSING" ? null : new FlowError("reset", `connection to ${this.remote.address}:${this.remote.port} reset by peer`));
+      return;
+    }
+
+    // SYN in a synchronized state (RFC 5961 §4): challenge ACK.
+    if (flags & SYN) {
+      if (st === "SYN_RECEIVED" && segPos === this.rcvNxt - 1 && !(flags & ACK)) {
+        // Our SYN-ACK was lost: the peer repeats its SYN.
+        this.sendSegment(0, 0, SYN | ACK);
+        return;
+      }
+      this.challengeAck(now);
+      return;
+    }
+
+    if (!(flags & ACK)) {
+      countDrop(counters, "no-ack-flag");
+      return;
+    }
+
+    this.lastHeard = now;
+    this.keepProbes = 0;
+
+    const ackPos = this.sndUna + seqDiff(r.ack, (this.iss + this.sndUna) >>> 0);
+    if (st === "SYN_RECEIVED") {
+      if (ackPos < 1 || ackPos > this.sndMax) {
+        this.sendReset(r.ack, 0, false);
+        return;
+      }
+      this.sndUna = Math.max(this.sndUna, 1);
+      this.sndWnd = r.window << this.sndWScale;
+      this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+      this.sndWl1 = segPos;
+      this.sndWl2 = ackPos;
+      this.retransmits = 0;
+      this.rtoAt = Infinity;
+      this.setState("ESTABLISHED");
+      this.host.established(this);
+      if (this.state !== "ESTABLISHED") return;
+    }
+
+    // Timestamp bookkeeping (RFC 7323 §4.3).
+    if (this.tsOk && r.hasTimestamp && segPos <= this.lastAckSent && !seqLt(r.tsVal, this.tsRecent)) {
+      this.tsRecent = r.tsVal;
+      this.tsRecentAt = now;
+    }
+
+    if (!this.processAck(r, segPos, ackPos, now)) return;
+    if (this.state === "CLOSED") return;
+
+    if (plen > 0 || flags & FIN) this.receiveData(r, segPos, now);
+    this.output(now);
+  }
+
+  private inputSynSent(r: TcpRepr, now: number): void {
+    const flags = r.flags;
+    const counters = this.host.counters;
+    let ackOk = false;
+    if (flags & ACK) {
+      const ackPos = seqDiff(r.ack, this.iss);
+      if (ackPos <= 0 || ackPos > this.sndMax) {
+        if (!(flags & RST)) this.sendReset(r.ack, 0, false);
+        countDrop(counters, "syn-sent-bad-ack");
+        return;
+      }
+      ackOk = true;
+    }
+    if (flags & RST) {
+      if (ackOk) {
+        counters.resetsReceived++;
+        this.terminate(new FlowError("refused", `connection to ${this.remote.address}:${this.remote.port} refused`));
+      } else countDrop(counters, "syn-sent-rst-without-ack");
+      return;
+    }
+    if (!(flags & SYN)) {
+      countDrop(counters, "syn-sent-no-syn");
+      return;
+    }
+    this.irs = r.seq;
+    this.rcvNxt = 1;
+    this.negotiate(r, now);
+    this.lastHeard = now;
+    this.rcvAdv = this.rcvNxt + this.freeSpace();
+    if (ackOk) {
+      this.sndUna = 1;
+      this.sndWnd = r.window << this.sndWScale;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = 0;
+      this.sndWl2 = 1;
+      this.rtoAt = Infinity;
+      this.retransmits = 0;
+      if (!this.tsOk && this.retransmitsOfSyn === 0) this.rttSample(now - this.synSentAt);
+      else if (this.tsOk && r.tsEcr !== 0) this.rttSample(this.tsNow(now) - r.tsEcr);
+      this.setState("ESTABLISHED");
+      this.ackNow = true;
+      this.output(now);
+      const w = this.openWaiter;
+      this.openWaiter = null;
+      w?.resolve(this);
+      return;
+    }
+    // Simultaneous open (RFC 9293 §3.5, figure 8).
+    this.sndWnd = r.window;
+    this.maxSndWnd = this.sndWnd;
+    this.setState("SYN_RECEIVED");
+    this.sendSegment(0, 0, SYN | ACK);
+    this.armRto(now);
+  }
+
+  private retransmitsOfSyn = 0;
+  private synSentAt = 0;
+
+  /** Returns false when the segment must be dropped. */
+  private processAck(r: TcpRepr, segPos: number, ackPos: number, now: number): boolean {
+    const counters = this.host.counters;
+    if (ackPos > this.sndMax) {
+      countDrop(counters, "ack-of-unsent");
+      this.ackNow = true;
+      this.output(now);
+      return false;
+    }
+    if (ackPos < this.sndUna - Math.max(this.maxSndWnd, 65535)) {
+      // RFC 5961 §5: an ACK far below SND.UNA is a blind-injection attempt.
+      this.challengeAck(now);
+      return false;
+    }
+    this.retransmits = 0;
+    const oldWnd = this.sndWnd;
+    const newWnd = r.window << this.sndWScale;
+    if (this.sndWl1 < segPos || (this.sndWl1 === segPos && this.sndWl2 <= ackPos)) {
+      this.sndWnd = newWnd;
+      this.maxSndWnd = Math.max(this.maxSndWnd, newWnd);
+      this.sndWl1 = segPos;
+      this.sndWl2 = ackPos;
+    }
+    let newlySacked = 0;
+    if (this.sackOk && r.sackCount > 0) newlySacked = this.updateScoreboard(r);
+
+    if (ackPos > this.sndUna) {
+      const acked = ackPos - this.sndUna;
+      const dataEnd = this.sndBuf.endPos;
+      this.sndBuf.release(Math.min(ackPos, dataEnd));
+      this.sndUna = ackPos;
+      if (this.sndNxt < ackPos) this.sndNxt = ackPos;
+      this.trimScoreboard();
+      // RTT: timestamps give a sample per ACK; otherwise one timed segment (Karn's rule).
+      if (this.tsOk && r.hasTimestamp && r.tsEcr !== 0) this.rttSample(this.tsNow(now) - r.tsEcr);
+      else if (this.rttPos >= 0 && ackPos >= this.rttPos) {
+        this.rttSample(now - this.rttStart);
+        this.rttPos = -1;
+      }
+      if (this.inRecovery) {
+        if (ackPos >= this.recoveryPoint) {
+          this.inRecovery = false;
+          this.cc.cwnd = this.sackOk ? this.cc.ssthresh : Math.min(this.cc.ssthresh, Math.max(this.sndMax - this.sndUna, 0) + this.mss);
+        } else if (!this.sackOk) {
+          // RFC 6582 partial ACK: resend the next hole, deflate by what was acknowledged.
+          this.retransmitAt(this.sndUna, now);
+          this.cc.cwnd = Math.max(this.cc.cwnd - acked + this.mss, this.mss);
+        }
+      } else {
+        this.cc.onAck(acked, now, this.srtt < 0 ? 0 : this.srtt);
+      }
+      this.dupAcks = 0;
+      this.rtoAt = this.sndUna < this.sndMax ? now + this.rto : Infinity;
+      this.afterAcked(now);
+      if (this.state === "CLOSED") return false;
+      this.pumpWrites();
+    } else if (
+      ackPos === this.sndUna &&
+      this.sndMax > this.sndUna &&
+      r.payload.length === 0 &&
+      !(r.flags & (SYN | FIN)) &&
+      (newWnd === oldWnd || newlySacked > 0)
+    ) {
+      this.dupAcks++;
+      if (this.inRecovery && !this.sackOk) this.cc.cwnd += this.mss;
+    }
+    if (!this.inRecovery && this.sndUna >= this.recoveryPoint && this.sndMax > this.sndUna) {
+      if (this.dupAcks >= DUP_THRESH || (this.sackOk && this.sackLostEnd() > this.sndUna)) this.enterRecovery(now);
+    }
+    return true;
+  }
+
+  /** State changes that follow our FIN being acknowledged. */
+  private afterAcked(now: number): void {
+    if (!this.finQueued) return;
+    const finAcked = this.sndUna > this.sndBuf.endPos;
+    if (!finAcked) return;
+    switch (this.state) {
+      case "FIN_WAIT_1":
+        this.setState("FIN_WAIT_2");
+        if (this.appClosed) this.closeAt = now + this.host.config.finWait2TimeoutMs;
+        break;
+      case "CLOSING":
+        this.enterTimeWait(now);
+        break;
+      case "LAST_ACK":
+        this.terminate(null);
+        break;
+    }
+  }
+
+  private receiveData(r: TcpRepr, segPos: number, now: number): void {
+    const st = this.state;
+    const plen = r.payload.length;
+    if (st === "TIME_WAIT") {
+      // A retransmitted FIN: acknowledge it again and restart 2·MSL.
+      if (r.flags & FIN) {
+        this.ackNow = true;
+        this.closeAt = now + this.host.config.timeWaitMs;
+      }
+      return;
+    }
+    if (st !== "ESTABLISHED" && st !== "FIN_WAIT_1" && st !== "FIN_WAIT_2") {
+      // Data after the peer's FIN: nothing to do but acknowledge.
+      if (plen > 0 || r.flags & FIN) this.ackNow = true;
+      return;
+    }
+    let start = segPos;
+    let data = r.payload;
+    if (start < this.rcvNxt) {
+      data = data.subarray(Math.min(plen, this.rcvNxt - start));
+      start = this.rcvNxt;
+    }
+    let finFits = (r.flags & FIN) !== 0;
+    if (start + data.length > this.rcvAdv) {
+      data = data.subarray(0, Math.max(0, this.rcvAdv - start));
+      finFits = false;
+      countDrop(this.host.counters, "beyond-window");
+    }
+    if (finFits) this.peerFinPos = segPos + plen;
+    this.host.counters.bytesIn += data.length;
+    if (data.length > 0) {
+      if (start === this.rcvNxt) {
+        if (!this.readShut) this.recv.pushReady(data);
+        this.rcvNxt += data.length;
+        if (this.recv.pending.length > 0) {
+          this.rcvNxt = this.recv.drainPending(this.rcvNxt);
+          if (this.readShut) this.recv.discardReady();
+          this.ackNow = true; // a filled hole is reported at once (RFC 5681 §4.2)
+        }
+        if (++this.unackedSegments >= 2) this.ackNow = true;
+        else if (this.delAckAt === Infinity) this.delAckAt = now + this.host.config.delayedAckMs;
+      } else {
+        this.recv.insertPending(start, data);
+        this.ackNow = true; // out of order: duplicate ACK with SACK now
+        countDrop(this.host.counters, "queued-out-of-order");
+      }
+    } else if (plen > 0) {
+      this.ackNow = true;
+    }
+    if (this.peerFinPos >= 0 && this.rcvNxt === this.peerFinPos && !this.finReceived) {
+      this.rcvNxt++;
+      this.finReceived = true;
+      this.ackNow = true;
+      if (this.state === "ESTABLISHED") this.setState("CLOSE_WAIT");
+      else if (this.state === "FIN_WAIT_1") this.setState("CLOSING");
+      else if (this.state === "FIN_WAIT_2") this.enterTimeWait(now);
+    }
+    this.wakeReaders();
+  }
+
+  // ---- SACK scoreboard and recovery ---------------------------------------------------------
+
+  private updateScoreboard(r: TcpRepr): number {
+    const base = (this.iss + this.sndUna) >>> 0;
+    let added = 0;
+    for (let b = 0; b < r.sackCount; b++) {
+      let s = this.sndUna + seqDiff(r.sack[2 * b]!, base);
+      let e = this.sndUna + seqDiff(r.sack[2 * b + 1]!, base);
+      if (s < this.sndUna) s = this.sndUna;
+      if (e > this.sndMax) e = this.sndMax;
+      if (e <= s) {
+        countDrop(this.host.counters, "sack-block-invalid");
+        continue;
+      }
+      added += this.addSacked(s, e);
+    }
+    return added;
+  }
+
+  /** Merges [s, e) into the scoreboard; returns bytes newly covered. */
+  private addSacked(s: number, e: number): number {
+    const a = this.sacked;
+    let before = 0;
+    for (let i = 0; i < a.length; i += 2) before += a[i + 1]! - a[i]!;
+    let i = 0;
+    while (i < a.length && a[i + 1]! < s) i += 2;
+    let j = i;
+    let ns = s;
+    let ne = e;
+    while (j < a.length && a[j]! <= ne) {
+      ns = Math.min(ns, a[j]!);
+      ne = Math.max(ne, a[j + 1]!);
+      j += 2;
+    }
+    a.splice(i, j - i, ns, ne);
+    let after = 0;
+    for (let k = 0; k < a.length; k += 2) after += a[k + 1]! - a[k]!;
+    return after - before;
+  }
+
+  private trimScoreboard(): void {
+    const a = this.sacked;
+    let n = 0;
+    while (n < a.length && a[n + 1]! <= this.sndUna) n += 2;
+    if (n > 0) a.splice(0, n);
+    if (a.length > 0 && a[0]! < this.sndUna) a[0] = this.sndUna;
+  }
+
+  private sackedBytes(from: number, to: number): number {
+    const a = this.sacked;
+    let n = 0;
+    for (let i = 0; i < a.length; i += 2) {
+      const s = Math.max(a[i]!, from);
+      const e = Math.min(a[i + 1]!, to);
+      if (e > s) n += e - s;
+    }
+    return n;
+  }
+
+  /** Everything unSACKed below this is deemed lost (RFC 6675 IsLost, counted in bytes). */
+  private sackLostEnd(): number {
+    const a = this.sacked;
+    let above = 0;
+    let end = this.sndUna;
+    for (let i = a.length - 2; i >= 0; i -= 2) {
+      above += a[i + 1]! - a[i]!;
+      if (above > (DUP_THRESH - 1) * this.mss) {
+        end = a[i]!;
+        break;
+      }
+    }
+    return Math.max(end, Math.min(this.forcedLostEnd, this.sndMax));
+  }
+
+  private pipe(): number {
+    const lostEnd = this.sackLostEnd();
+    const from = Math.max(this.highRxt, this.sndUna);
+    const lostNotResent = from < lostEnd ? lostEnd - from - this.sackedBytes(from, lostEnd) : 0;
+    return this.sndMax - this.sndUna - this.sackedBytes(this.sndUna, this.sndMax) - lostNotResent;
+  }
+
+  private enterRecovery(now: number): void {
+    const flight = this.sndMax - this.sndUna;
+    this.inRecovery = true;
+    this.recoveryPoint = this.sndMax;
+    this.highRxt = this.sndUna;
+    this.forcedLostEnd = this.sndUna + 1;
+    this.host.counters.fastRecoveries++;
+    this.cc.onCongestion(flight, now);
+    this.rttPos = -1;
+    this.retransmitAt(this.sndUna, now);
+    if (!this.sackOk) this.cc.cwnd = this.cc.ssthresh + DUP_THRESH * this.mss;
+  }
+
+  /** Resends the segment at `pos` (one MSS at most, up to the next SACKed byte). */
+  private retransmitAt(pos: number, now: number): void {
+    let end = Math.min(pos + this.mss, this.sndMax);
+    const a = this.sacked;
+    for (let i = 0; i < a.length; i += 2) {
+      if (a[i]! > pos) {
+        end = Math.min(end, a[i]!);
+        break;
+      }
+    }
+    const sent = this.transmitRange(pos, end - pos);
+    if (sent > 0) {
+      this.host.counters.retransmits++;
+      if (pos + sent > this.highRxt) this.highRxt = pos + sent;
+      if (this.rtoAt === Infinity) this.rtoAt = now + this.rto;
+    }
+  }
+
+  /** RFC 6675 NextSeg rule 1: the first lost, not yet resent, unSACKed range. */
+  private nextLostHole(): number {
+    const lostEnd = this.sackLostEnd();
+    let pos = Math.max(this.highRxt, this.sndUna);
+    const a = this.sacked;
+    for (let i = 0; i < a.length; i += 2) {
+      if (pos >= a[i]! && pos < a[i + 1]!) pos = a[i + 1]!;
+    }
+    return pos < lostEnd ? pos : -1;
+  }
+
+  // ---- output -------------------------------------------------------------------------------
+
+  /** Sends what windows, Nagle and SWS avoidance allow, and any ACK owed. */
+  output(now: number): void {
+    const st = this.state;
+    if (st === "CLOSED" || st === "SYN_SENT" || st === "SYN_RECEIVED") return;
+    if (st !== "TIME_WAIT" && st !== "FIN_WAIT_2") {
+      if (this.inRecovery && this.sackOk) this.sackRecoveryOutput(now);
+      this.sendNewData(now);
+    }
+    if (this.ackNow) this.sendSegment(this.sndNxt, 0, ACK);
+    this.armTimers(now);
+  }
+
+  private sendNewData(now: number): void {
+    const dataEnd = this.sndBuf.endPos;
+    const finPos = this.finQueued ? dataEnd : -1;
+    for (;;) {
+      let pos = this.sndNxt;
+      // After an RTO, skip what the peer already holds.
+      if (this.sacked.length > 0 && pos < this.sndMax) {
+        const a = this.sacked;
+        for (let i = 0; i < a.length; i += 2) if (pos >= a[i]! && pos < a[i + 1]!) pos = a[i + 1]!;
+        this.sndNxt = pos;
+      }
+      if (finPos >= 0 ? pos > finPos : pos >= dataEnd) return;
+      const flight = this.inRecovery && this.sackOk ? this.pipe() : pos - this.sndUna;
+      const cwndRoom = this.cc.cwnd - flight;
+      const wndRoom = this.sndUna + this.sndWnd - pos;
+      const avail = dataEnd - pos;
+      let len = Math.min(avail, this.mss, wndRoom, Math.max(0, Math.floor(cwndRoom)));
+      if (len < 0) len = 0;
+      const fin = finPos >= 0 && len === avail && (cwndRoom > 0 || pos < this.sndMax);
+      if (len === 0 && !fin) return;
+      if (len < this.mss && !fin && pos >= this.sndMax) {
+        const nothingUnacked = this.sndMax === this.sndUna;
+        const nagleOk = this.noDelay || nothingUnacked;
+        const all = len === avail;
+        // Nagle (RFC 896) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
+        if (!((all && nagleOk) || (nothingUnacked && len >= this.maxSndWnd / 2))) return;
+      }
+      const sent = this.transmitRange(pos, len + (fin ? 1 : 0));
+      if (sent === 0) return;
+      if (pos < this.sndMax) this.host.counters.retransmits++;
+      else if (this.rttPos < 0 && !this.tsOk) {
+        this.rttPos = pos + sent;
+        this.rttStart = now;
+      }
+      this.sndNxt = pos + sent;
+      if (this.sndNxt > this.sndMax) this.sndMax = this.sndNxt;
+      if (this.rtoAt === Infinity) this.rtoAt = now + this.rto;
+    }
+  }
+
+  private sackRecoveryOutput(now: number): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      if (this.cc.cwnd - this.pipe() < this.mss) return;
+      const hole = this.nextLostHole();
+      if (hole < 0) return;
+      this.retransmitAt(hole, now);
+      if (this.highRxt <= hole) return;
+    }
+  }
+
+  /**
+   * Sends positions [pos, pos+n) as one segment: data from the send buffer, and the FIN if the
+   * range reaches it. Returns the positions consumed (0 if nothing was sent).
+   */
+  private transmitRange(pos: number, n: number): number {
+    const dataEnd = this.sndBuf.endPos;
+    const dataLen = Math.max(0, Math.min(n, dataEnd - pos));
+    const fin = this.finQueued && pos + dataLen === dataEnd && n > dataLen;
+    if (dataLen === 0 && !fin) return 0;
+    let flags = ACK;
+    if (fin) flags |= FIN;
+    if (dataLen > 0 && pos + dataLen === dataEnd) flags |= PSH;
+    const err = this.sendSegment(pos, dataLen, flags);
+    if (err) return 0;
+    return dataLen + (fin ? 1 : 0);
+  }
+
+  private tsNow(now: number): number {
+    return (Math.floor(now) + this.tsOffset) >>> 0;
+  }
+
+  /** Builds and sends one segment at position `pos` with `len` data bytes. */
+  private sendSegment(pos: number, len: number, flags: number): Error | null {
+    const h = this.hdr;
+    const now = this.host.clock.nowMs();
+    const syn = (flags & SYN) !== 0;
+    h.seq = (this.iss + pos) >>> 0;
+    h.flags = flags;
+    h.ack = flags & ACK ? (this.irs + this.rcvNxt) >>> 0 : 0;
+    h.window = this.windowField(syn);
+    if (syn) {
+      h.mss = this.ourMss;
+      h.windowScale = (flags & ACK ? this.wsOk : this.offerWs) ? this.rcvWScale : -1;
+      h.sackPermitted = flags & ACK ? this.sackOk : this.offerSack;
+      h.hasTimestamp = flags & ACK ? this.tsOk : this.offerTs;
+    } else {
+      h.mss = -1;
+      h.windowScale = -1;
+      h.sackPermitted = false;
+      h.hasTimestamp = this.tsOk;
+    }
+    if (h.hasTimestamp) {
+      h.tsVal = this.tsNow(now);
+      h.tsEcr = flags & ACK ? this.tsRecent : 0;
+    }
+    h.sackCount = 0;
+    if (this.sackOk && !syn && flags & ACK && this.recv.pending.length > 0) {
+      const max = this.tsOk ? MAX_SACK_BLOCKS_TS : MAX_SACK_BLOCKS;
+      // Data segments keep their size: only the blocks that still fit in the path MSS.
+      const room = len > 0 ? Math.floor((this.pathMss - (this.tsOk ? TS_OPTION_BYTES : 0) - len - 4) / 8) : max;
+      const n = this.recv.sackBlocks(this.sackScratch, Math.min(max, Math.max(0, room)));
+      const base = this.irs;
+      for (let b = 0; b < n; b++) {
+        h.sack[2 * b] = (base + this.sackScratch[2 * b]!) >>> 0;
+        h.sack[2 * b + 1] = (base + this.sackScratch[2 * b + 1]!) >>> 0;
+      }
+      h.sackCount = n;
+    }
+    const hlen = tcpHeaderLength(h);
+    const header = new Uint8Array(hlen);
+    emitTcpHeader(h, header);
+    const parts: Uint8Array[] = [header];
+    if (len > 0) this.sndBuf.gather(pos, len, parts);
+    setTcpChecksum(header, hlen, len > 0 ? parts.slice(1) : NO_PARTS, this.pseudoBase + hlen + len);
+    const err = this.host.transmit(this, parts);
+    if (err) return err;
+    const c = this.host.counters;
+    c.segmentsOut++;
+    c.bytesOut += len;
+    if (flags & ACK) {
+      this.lastAckSent = this.rcvNxt;
+      this.ackNow = false;
+      this.unackedSegments = 0;
+      this.delAckAt = Infinity;
+    }
+    return null;
+  }
+
+  /** Bytes we can still buffer. */
+  private freeSpace(): number {
+    return Math.max(0, this.host.config.receiveBufferSize - this.recv.readyBytes - this.recv.pendingBytes);
+  }
+
+  /** The window field to advertise; never shrinks the right edge, avoids silly small openings. */
+  private windowField(syn: boolean): number {
+    if (syn) return Math.min(this.freeSpace(), 0xffff);
+    let right = this.rcvNxt + this.freeSpace();
+    const threshold = Math.min(this.host.config.receiveBufferSize / 2, this.mss);
+    if (right < this.rcvAdv || right - this.rcvAdv < threshold) right = Math.max(this.rcvAdv, this.rcvNxt);
+    const field = Math.min((right - this.rcvNxt) >> this.rcvWScale, 0xffff);
+    const adv = this.rcvNxt + field * 2 ** this.rcvWScale;
+    if (adv > this.rcvAdv) this.rcvAdv = adv;
+    return field;
+  }
+
+  private challengeAck(now: number): void {
+    const c = this.host.counters;
+    if (!this.host.allowChallengeAck(now)) {
+      countDrop(c, "challenge-ack-limited");
+      return;
+    }
+    c.challengeAcks++;
+    this.sendSegment(this.sndNxt, 0, ACK);
+  }
+
+  private sendReset(seq: number, ack: number, withAck: boolean): void {
+    this.host.sendReset(this.local, this.remote, this.pseudoBase, seq, ack, withAck);
+  }
+
+  /** Aborts with a RST to the peer (RFC 9293 ABORT). */
+  private abortWithReset(err: FlowError | null): void {
+    if (this.state !== "CLOSED" && this.state !== "SYN_SENT" && this.state !== "TIME_WAIT") {
+      this.sendReset((this.iss + this.sndNxt) >>> 0, (this.irs + this.rcvNxt) >>> 0, true);
+    }
+    this.terminate(err);
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+
+  private armRto(now: number): void {
+    this.rtoAt = now + this.rto;
+    this.armTimers(now);
+  }
+
+  private armTimers(now: number): void {
+    if (this.state === "CLOSED") return;
+    // Persist: data waits, nothing in flight, no RTO running (zero or tiny window).
+    if (this.rtoAt === Infinity && this.sndNxt === this.sndUna && this.sndBuf.endPos > this.sndNxt && this.state !== "TIME_WAIT") {
+      this.rtoAt = now + this.rto;
+    }
+    if (this.keepalive && this.keepAt === Infinity && (this.state === "ESTABLISHED" || this.state === "CLOSE_WAIT")) {
+      this.keepAt = this.lastHeard + this.keepalive.afterMs;
+    }
+    const at = Math.min(this.rtoAt, this.delAckAt, this.keepAt, this.closeAt);
+    if (at < Infinity) this.host.timers.schedule(this, at);
+  }
+
+  /** Read through a method so the compiler does not narrow it across calls that change it. */
+  isClosed(): boolean {
+    return this.state === "CLOSED";
+  }
+
+  onTimer(now: number): void {
+    if (this.state === "CLOSED") return;
+    if (this.closeAt <= now) {
+      this.closeAt = Infinity;
+      if (this.state === "TIME_WAIT" || this.state === "FIN_WAIT_2") {
+        if (this.state === "FIN_WAIT_2") countDrop(this.host.counters, "fin-wait-2-timeout");
+        this.terminate(null);
+        return;
+      }
+    }
+    if (this.rtoAt <= now) {
+      this.rtoAt = Infinity;
+      this.onRto(now);
+      if (this.isClosed()) return;
+    }
+    if (this.delAckAt <= now) {
+      this.delAckAt = Infinity;
+      this.ackNow = true;
+      this.output(now);
+    }
+    if (this.keepAt <= now) {
+      this.keepAt = Infinity;
+      this.onKeepalive(now);
+      if (this.isClosed()) return;
+    }
+    this.armTimers(now);
+  }
+
+  private backoff(): void {
+    this.rto = Math.min(this.rto * 2, this.host.config.maxRtoMs);
+  }
+
+  private onRto(now: number): void {
+    const cfg = this.host.config;
+    const c = this.host.counters;
+    c.rtoExpiries++;
+    if (this.state === "SYN_SENT" || this.state === "SYN_RECEIVED") {
+      if (++this.retransmitsOfSyn > cfg.synRetries) {
+        c.timeouts++;
+        if (this.state === "SYN_RECEIVED") countDrop(c, "syn-received-timeout");
+        this.terminate(new FlowError("timeout", `connection to ${this.remote.address}:${this.remote.port} timed out: no answer to ${cfg.synRetries + 1} SYNs`));
+        return;
+      }
+      this.backoff();
+      c.retransmits++;
+      this.sendSegment(0, 0, this.state === "SYN_SENT" ? SYN : SYN | ACK);
+      this.rtoAt = now + this.rto;
+      return;
+    }
+    const flight = this.sndMax - this.sndUna;
+    if (flight === 0) {
+      // Persist timer: nothing in flight, data waiting behind a closed or tiny window.
+      if (this.sndBuf.endPos > this.sndNxt || (this.finQueued && this.sndNxt <= this.sndBuf.endPos)) {
+        const room = this.sndUna + this.sndWnd - this.sndNxt;
+        const n = room > 0 ? Math.min(room, this.mss) : 1;
+        const sent = this.transmitRange(this.sndNxt, n);
+        this.sndNxt += sent;
+        if (this.sndNxt > this.sndMax) this.sndMax = this.sndNxt;
+        this.backoff();
+        this.rtoAt = now + this.rto;
+      }
+      return;
+    }
+    if (++this.retransmits > cfg.maxRetransmits) {
+      c.timeouts++;
+      this.abortWithReset(new FlowError("timeout", `connection to ${this.remote.address}:${this.remote.port} timed out after ${cfg.maxRetransmits} retransmissions`));
+      return;
+    }
+    this.rttPos = -1;
+    if (this.sndWnd === 0 && flight <= 1) {
+      // A zero-window probe went unanswered: probe again, the path is not congested.
+      this.transmitRange(this.sndUna, 1);
+      this.backoff();
+      this.rtoAt = now + this.rto;
+      return;
+    }
+    this.cc.onTimeout(flight);
+    this.inRecovery = false;
+    this.recoveryPoint = this.sndMax;
+    this.dupAcks = 0;
+    // A second timeout in a row: the receiver may have dropped what it SACKed (RFC 2018 §8).
+    if (this.retransmits > 1) this.sacked.length = 0;
+    this.highRxt = this.sndUna;
+    this.sndNxt = this.sndUna;
+    this.backoff();
+    this.rtoAt = now + this.rto;
+    this.output(now);
+  }
+
+  private onKeepalive(now: number): void {
+    const k = this.keepalive;
+    if (!k || (this.state !== "ESTABLISHED" && this.state !== "CLOSE_WAIT")) return;
+    if (this.keepProbes === 0 && now - this.lastHeard < k.afterMs) {
+      this.keepAt = this.lastHeard + k.afterMs;
+      return;
+    }
+    if (this.keepProbes >= k.probes) {
+      this.host.counters.timeouts++;
+      this.abortWithReset(new FlowError("timeout", `connection to ${this.remote.address}:${this.remote.port} timed out: ${k.probes} keepalive probes unanswered`));
+      return;
+    }
+    this.keepProbes++;
+    // Probe with SND.UNA − 1: the peer must answer with an ACK.
+    this.sendSegment(this.sndUna - 1, 0, ACK);
+    this.keepAt = now + k.intervalMs;
+  }
+
+  private rttSample(rtt: number): void {
+    const r = Math.max(0, rtt);
+    if (this.srtt < 0) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    const cfg = this.host.config;
+    this.rto = Math.min(cfg.maxRtoMs, Math.max(cfg.minRtoMs, this.srtt + Math.max(1, 4 * this.rttvar)));
+  }
+
+  // ---- state changes ------------------------------------------------------------------------
+
+  private setState(to: TcpState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.host.transition(this, from, to);
+    if (to === "TIME_WAIT" || to === "CLOSED") this.settleClosers();
+  }
+
+  private enterTimeWait(now: number): void {
+    this.setState("TIME_WAIT");
+    this.rtoAt = Infinity;
+    this.delAckAt = Infinity;
+    this.keepAt = Infinity;
+    this.closeAt = now + this.host.config.timeWaitMs;
+    this.sndBuf = new SendBuffer(this.sndBuf.endPos);
+    this.wakeReaders();
+  }
+
+  /** Frees the connection: every path out of the table comes through here. */
+  terminate(err: FlowError | null): void {
+    if (this.state === "CLOSED") return;
+    const from = this.state;
+    this.state = "CLOSED";
+    this.host.timers.cancel(this);
+    this.rtoAt = this.delAckAt = this.keepAt = this.closeAt = Infinity;
+    if (err && !this.error) this.error = err;
+    this.host.closed(this, from);
+    const open = this.openWaiter;
+    this.openWaiter = null;
+    open?.reject(err ?? new FlowError("closed", `connection to ${this.remote.address}:${this.remote.port} closed while opening`));
+    const writeErr = this.error ?? new FlowError("closed", "flow is closed");
+    for (const w of this.writes) w.reject(writeErr);
+    this.writes.length = 0;
+    if (this.finAfterWrites) for (const w of this.finAfterWrites) w.resolve();
+    this.finAfterWrites = null;
+    this.wakeReaders();
+    this.settleClosers();
+    this.sndBuf = new SendBuffer(0);
+    this.sacked.length = 0;
+    this.recv.pending.length = 0;
+  }
+
+  private settleClosers(): void {
+    const ws = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of ws) w.resolve();
+  }
+
+  // ---- the Flow -----------------------------------------------------------------------------
+
+  private wakeReaders(): void {
+    while (this.readers.length > 0) {
+      const chunk = this.readShut ? null : this.recv.take();
+      if (chunk !== null) {
+        this.readers.shift()!.resolve(chunk);
+        this.afterRead();
+        continue;
+      }
+      if (this.finReceived || this.readShut || this.state === "CLOSED") {
+        const w = this.readers.shift()!;
+        if (this.error && !this.finReceived && !this.readShut) w.reject(this.error);
+        else w.resolve(null);
+        continue;
+      }
+      return;
+    }
+  }
+
+  /** Window update after the application made room (the fix for mirage-tcpip #340). */
+  private afterRead(): void {
+    const st = this.state;
+    if (st !== "ESTABLISHED" && st !== "FIN_WAIT_1" && st !== "FIN_WAIT_2") return;
+    const advertised = this.rcvAdv - this.rcvNxt;
+    const possible = this.freeSpace();
+    const buf = this.host.config.receiveBufferSize;
+    if (advertised < buf / 2 && possible - advertised >= Math.min(buf / 2, 2 * this.mss)) {
+      this.ackNow = true;
+      this.output(this.host.clock.nowMs());
+    }
+  }
+
+  read(): Promise<Uint8Array | null> {
+    const chunk = this.readShut ? null : this.recv.take();
+    if (chunk !== null) {
+      this.afterRead();
+      return Promise.resolve(chunk);
+    }
+    if (this.finReceived || this.readShut) return Promise.resolve(null);
+    if (this.state === "CLOSED") return this.error ? Promise.reject(this.error) : Promise.resolve(null);
+    return new Promise((resolve, reject) => this.readers.push({ resolve, reject }));
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.error) return Promise.reject(this.error);
+    if (this.finQueued || this.finAfterWrites || this.state === "CLOSED" || this.appClosed) {
+      return Promise.reject(new FlowError("closed", `write on a flow to ${this.remote.address}:${this.remote.port} after shutdown or close`));
+    }
+    if (data.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.writes.push({ data, offset: 0, resolve, reject });
+      this.pumpWrites();
+    });
+  }
+
+  async writev(chunks: readonly Uint8Array[]): Promise<void> {
+    const ps = chunks.map((c) => this.write(c));
+    await Promise.all(ps);
+  }
+
+  /** Moves queued writes into the send buffer as room allows, then sends. */
+  private pumpWrites(): void {
+    const cap = this.host.config.sendBufferSize;
+    let moved = false;
+    while (this.writes.length > 0) {
+      const w = this.writes[0]!;
+      const room = cap - this.sndBuf.length;
+      if (room <= 0) break;
+      const n = Math.min(room, w.data.length - w.offset);
+      this.sndBuf.append(w.data, w.offset, n);
+      w.offset += n;
+      moved = true;
+      if (w.offset < w.data.length) break;
+      this.writes.shift();
+      w.resolve();
+    }
+    if (this.writes.length === 0 && this.finAfterWrites) {
+      const ws = this.finAfterWrites;
+      this.finAfterWrites = null;
+      this.queueFin();
+      for (const w of ws) w.resolve();
+      moved = true;
+    }
+    if (moved) this.output(this.host.clock.nowMs());
+  }
+
+  private queueFin(): void {
+    if (this.finQueued) return;
+    this.finQueued = true;
+    if (this.state === "ESTABLISHED") this.setState("FIN_WAIT_1");
+    else if (this.state === "CLOSE_WAIT") this.setState("LAST_ACK");
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.noDelay = noDelay;
+    if (noDelay) this.output(this.host.clock.nowMs());
+  }
+
+  async shutdown(direction: "read" | "write" | "read-write"): Promise<void> {
+    if (direction !== "write") {
+      this.readShut = true;
+      this.recv.discardReady();
+      this.wakeReaders();
+      this.afterRead();
+    }
+    if (direction !== "read" && !this.finQueued && this.state !== "CLOSED") {
+      await new Promise<void>((resolve, reject) => {
+        (this.finAfterWrites ??= []).push({ resolve, reject });
+        this.pumpWrites();
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state === "CLOSED") return;
+    this.appClosed = true;
+    // Unread data is lost: tell the peer with a RST instead of a FIN (RFC 2525 §2.17).
+    if (this.recv.readyBytes > 0 || this.recv.pendingBytes > 0) {
+      this.abortWithReset(null);
+      return;
+    }
+    this.readShut = true;
+    this.wakeReaders();
+    const done = new Promise<void>((resolve, reject) => this.closeWaiters.push({ resolve, reject }));
+    if (this.state === "FIN_WAIT_2") this.closeAt = this.host.clock.nowMs() + this.host.config.finWait2TimeoutMs;
+    await this.shutdown("write");
+    if (this.state === "FIN_WAIT_2") {
+      this.closeAt = Math.min(this.closeAt, this.host.clock.nowMs() + this.host.config.finWait2TimeoutMs);
+      this.armTimers(this.host.clock.nowMs());
+    }
+    if (this.state === "TIME_WAIT" || (this.state as TcpState) === "CLOSED") return;
+    await done;
+  }
+
+  /** Tears the flow down at once with a RST. */
+  abort(reason?: unknown): void {
+    if (this.state === "CLOSED") return;
+    void reason;
+    this.abortWithReset(null);
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return (this._readable ??= readableFromFlow(this.io()));
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return (this._writable ??= writableFromFlow(this.io()));
+  }
+
+  private io() {
+    return {
+      read: () => this.read(),
+      write: (d: Uint8Array) => this.write(d),
+      shutdownWrite: () => this.shutdown("write"),
+      shutdownRead: () => this.shutdown("read"),
+      abort: async (reason: unknown) => this.abort(reason),
+    };
+  }
+
+  /** For tests and diagnostics. */
+  debugState(): { sndUna: number; sndNxt: number; sndMax: number; sndWnd: number; rcvNxt: number; rcvWindow: number; cwnd: number; ssthresh: number; rto: number; srtt: number; mss: number; sackOk: boolean; tsOk: boolean; sndWScale: number; rcvWScale: number; congestion: string; buffered: number } {
+    return {
+      sndUna: this.sndUna,
+      sndNxt: this.sndNxt,
+      sndMax: this.sndMax,
+      sndWnd: this.sndWnd,
+      rcvNxt: this.rcvNxt,
+      rcvWindow: this.rcvAdv - this.rcvNxt,
+      cwnd: this.cc.cwnd,
+      ssthresh: this.cc.ssthresh,
+      rto: this.rto,
+      srtt: this.srtt,
+      mss: this.mss,
+      sackOk: this.sackOk,
+      tsOk: this.tsOk,
+      sndWScale: this.sndWScale,
+      rcvWScale: this.rcvWScale,
+      congestion: this.cc.name,
+      buffered: this.recv.readyBytes,
+    };
+  }
+
+  /** A SYN arrived for this TIME_WAIT connection: may the 4-tuple be reused (RFC 6191)? */
+  acceptsReuse(r: TcpRepr): boolean {
+    if (this.state !== "TIME_WAIT") return false;
+    if (this.tsOk && r.hasTimestamp) return seqLt(this.tsRecent, r.tsVal);
+    return seqLt((this.irs + this.rcvNxt) >>> 0, r.seq);
+  }
+
+}
+
+const NO_PARTS: Uint8Array[] = [];

@@ -1,0 +1,78 @@
+// Counters of one TCP instance. Drops are keyed by reason so tests and operators see why.
+
+export type TcpState =
+  | "SYN_SENT"
+  | "SYN_RECEIVED"
+  | "ESTABLISHED"
+  | "FIN_WAIT_1"
+  | "FIN_WAIT_2"
+  | "CLOSE_WAIT"
+  | "CLOSING"
+  | "LAST_ACK"
+  | "TIME_WAIT"
+  | "CLOSED";
+
+export const TCP_STATES: readonly TcpState[] = [
+  "SYN_SENT",
+  "SYN_RECEIVED",
+  "ESTABLISHED",
+  "FIN_WAIT_1",
+  "FIN_WAIT_2",
+  "CLOSE_WAIT",
+  "CLOSING",
+  "LAST_ACK",
+  "TIME_WAIT",
+];
+
+export interface TcpCounters {
+  segmentsIn: number;
+  segmentsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Segments sent again (RTO, fast retransmit, SACK recovery). */
+  retransmits: number;
+  /** Retransmission timer expiries. */
+  rtoExpiries: number;
+  fastRecoveries: number;
+  challengeAcks: number;
+  resetsSent: number;
+  resetsReceived: number;
+  activeOpens: number;
+  passiveOpens: number;
+  /** Connections that gave up (retransmissions, keepalive, SYN retries). */
+  timeouts: number;
+  drops: Record<string, number>;
+}
+
+export interface TcpStats extends TcpCounters {
+  /** Live connections by state (LISTEN is not a connection). */
+  connections: Record<Exclude<TcpState, "CLOSED">, number>;
+  /** Sum of `connections`. */
+  connectionCount: number;
+  listeners: number;
+  /** Entries in the timer heap (live or stale); bounded by connections. */
+  timerEntries: number;
+}
+
+export function newCounters(): TcpCounters {
+  return {
+    segmentsIn: 0,
+    segmentsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    retransmits: 0,
+    rtoExpiries: 0,
+    fastRecoveries: 0,
+    challengeAcks: 0,
+    resetsSent: 0,
+    resetsReceived: 0,
+    activeOpens: 0,
+    passiveOpens: 0,
+    timeouts: 0,
+    drops: {},
+  };
+}
+
+export function countDrop(c: TcpCounters, reason: string): void {
+  c.drops[reason] = (c.drops[reason] ?? 0) + 1;
+}
