@@ -7,12 +7,17 @@ import type { CrunchData } from "./crunch-data.ts";
 import { CrunchKv } from "./crunch.ts";
 import { DirectKvRo, DirectKvRw } from "./direct.ts";
 import { MemKv } from "./mem.ts";
+import { TarKvRo, TarKvRw } from "./tar/store.ts";
+import { FatKvRo, FatKvRw } from "./fat/store.ts";
 
 export { parseKey, normalizeKey, keyOf } from "./key.ts";
 export { MemKv, memKv } from "./mem.ts";
 export { CrunchKv, crunchKv } from "./crunch.ts";
 export { DirectKvRo, DirectKvRw, directKvRo, directKvRw } from "./direct.ts";
 export type { CrunchData, CrunchEntry } from "./crunch-data.ts";
+export { TarKvRo, TarKvRw, tarKvRo, tarKv, type TarCounters } from "./tar/store.ts";
+export { FatKvRo, FatKvRw, fatKvRo, fatKv } from "./fat/store.ts";
+export { formatFat, FatFormatError, type FormatOptions, type FatType, type FatLayout } from "./fat/layout.ts";
 
 export const memKvDevice = defineDevice({
   declare(options: { name: string }) {
@@ -41,4 +46,26 @@ export const directKvRwDevice = defineDevice({
   },
 });
 
-export type { Block };
+export const tarKvRoDevice = defineDevice({
+  declare(_options: unknown, ctx) {
+    return async (deps: { block: Block }): Promise<KvRo> => TarKvRo.open(deps.block, `tar archive ${ctx.name}`);
+  },
+});
+
+export const tarKvRwDevice = defineDevice({
+  declare(_options: unknown, ctx) {
+    return async (deps: { block: Block }): Promise<KvRw> => TarKvRw.open(deps.block, `tar archive ${ctx.name}`);
+  },
+});
+
+export const fatKvRoDevice = defineDevice({
+  declare(_options: unknown, ctx) {
+    return async (deps: { block: Block }): Promise<KvRo> => FatKvRo.open(deps.block, `FAT file system ${ctx.name}`);
+  },
+});
+
+export const fatKvRwDevice = defineDevice({
+  declare(_options: unknown, ctx) {
+    return async (deps: { block: Block }): Promise<KvRw> => FatKvRw.open(deps.block, `FAT file system ${ctx.name}`);
+  },
+});

@@ -49,11 +49,13 @@ describe("tar store and GNU tar", () => {
         const files = await fixtureTree(src);
         const archive = join(s.dir, "a.tar");
         execFileSync("tar", ["-C", src, `--format=${format}`, "-cf", archive, "."]);
-        const kv = await TarKvRo.open(await openFile(archive, { readOnly: true }));
+        const blk = await openFile(archive, { readOnly: true });
+        const kv = await TarKvRo.open(blk);
         for (const [name, data] of files) assert.deepEqual(Buffer.from(await kv.get(name)), data, name);
         assert.equal(await kv.exists("/emptydir"), "dictionary");
         assert.deepEqual(await kv.list("/sub"), [["/sub/dir", "dictionary"]]);
         assert.deepEqual(kv.counters, { "bad-checksum": 0, "bad-number": 0, "bad-pax": 0, truncated: 0, "unsafe-name": 0, "unsupported-type": 0 });
+        await blk.disconnect();
       } finally {
         await s.done();
       }
@@ -66,7 +68,8 @@ describe("tar store and GNU tar", () => {
       const img = join(s.dir, "kv.img");
       await writeFile(img, "");
       await truncate(img, 1 << 20);
-      const kv = await TarKvRw.open(await openFile(img));
+      const blk = await openFile(img);
+      const kv = await TarKvRw.open(blk);
       const values = new Map<string, Uint8Array>([
         ["a.txt", new TextEncoder().encode("first version")],
         ["dir/b.bin", Uint8Array.from({ length: 5000 }, (_, i) => (i * 7) % 256)],
@@ -82,7 +85,7 @@ describe("tar store and GNU tar", () => {
       grown.set(b);
       grown.set(new TextEncoder().encode("!!"), 4999);
       values.set("dir/b.bin", grown);
-      await kv.disconnect();
+      await blk.disconnect();
 
       const listing = execFileSync("tar", ["-tvf", img], { encoding: "utf8" });
       for (const k of values.keys()) assert.ok(listing.includes(k), `tar -tv lists ${k}:\n${listing}`);
@@ -91,8 +94,10 @@ describe("tar store and GNU tar", () => {
       execFileSync("tar", ["-xf", img, "-C", out]);
       for (const [k, v] of values) assert.deepEqual(new Uint8Array(await readFile(join(out, k))), v, k);
 
-      const again = await TarKvRo.open(await openFile(img, { readOnly: true }));
+      const ro = await openFile(img, { readOnly: true });
+      const again = await TarKvRo.open(ro);
       for (const [k, v] of values) assert.deepEqual(await again.get(k), v, k);
+      await ro.disconnect();
     } finally {
       await s.done();
     }
@@ -162,9 +167,11 @@ describe("tar store and GNU tar", () => {
       const archive = join(s.dir, "evil.tar");
       execFileSync("tar", ["-C", s.dir, "-cf", archive, "--transform=s,^ok$,../evil,", "--transform=s,^.*/ok2$,x,", "ok"]);
       execFileSync("tar", ["-C", s.dir, "-rf", archive, "ok"]);
-      const kv = await TarKvRo.open(await openFile(archive, { readOnly: true }));
+      const blk = await openFile(archive, { readOnly: true });
+      const kv = await TarKvRo.open(blk);
       assert.equal(kv.counters["unsafe-name"], 1);
       assert.deepEqual(await kv.list("/"), [["/ok", "value"]]);
+      await blk.disconnect();
     } finally {
       await s.done();
     }
