@@ -145,6 +145,8 @@ export class Connection implements TcpFlow, Timed {
   openWaiter: Waiter<Connection> | null = null;
   /** The listener a passive connection counts against while half-open. */
   listenerPort = -1;
+  /** Opened by a listener (not by connect). */
+  passive = false;
 
   private readonly host: ConnectionHost;
   private readonly hdr: TcpHeaderFields;
@@ -256,6 +258,17 @@ export class Connection implements TcpFlow, Timed {
     const segLen = plen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
     const counters = this.host.counters;
 
+    if (st === "SYN_RECEIVED" && flags & SYN && !(flags & RST) && segPos === this.rcvNxt - 1) {
+      if (!(flags & ACK)) {
+        // The peer repeats its SYN: our SYN-ACK was lost.
+        this.sendSegment(0, 0, SYN | ACK);
+        return;
+      }
+      // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK completes the handshake.
+      this.inputSynReceivedAck(r, segPos + 1, now);
+      return;
+    }
+
     // PAWS (RFC 7323 §5).
     if (this.tsOk && r.hasTimestamp && !(flags & RST) && seqLt(r.tsVal, this.tsRecent)) {
       if (now - this.tsRecentAt <= PAWS_IDLE_MS) {
@@ -295,7 +308,7 @@ export class Connection implements TcpFlow, Timed {
         return;
       }
       counters.resetsReceived++;
-      if (st === "SYN_RECEIVED" && this.listenerPort >= 0) {
+      if (st === "SYN_RECEIVED" && this.passive) {
         this.terminate(null);
         return;
       }
@@ -305,11 +318,6 @@ export class Connection implements TcpFlow, Timed {
 
     // SYN in a synchronized state (RFC 5961 §4): challenge ACK.
     if (flags & SYN) {
-      if (st === "SYN_RECEIVED" && segPos === this.rcvNxt - 1 && !(flags & ACK)) {
-        // Our SYN-ACK was lost: the peer repeats its SYN.
-        this.sendSegment(0, 0, SYN | ACK);
-        return;
-      }
       this.challengeAck(now);
       return;
     }
@@ -323,22 +331,7 @@ export class Connection implements TcpFlow, Timed {
     this.keepProbes = 0;
 
     const ackPos = this.sndUna + seqDiff(r.ack, (this.iss + this.sndUna) >>> 0);
-    if (st === "SYN_RECEIVED") {
-      if (ackPos < 1 || ackPos > this.sndMax) {
-        this.sendReset(r.ack, 0, false);
-        return;
-      }
-      this.sndUna = Math.max(this.sndUna, 1);
-      this.sndWnd = r.window << this.sndWScale;
-      this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
-      this.sndWl1 = segPos;
-      this.sndWl2 = ackPos;
-      this.retransmits = 0;
-      this.rtoAt = Infinity;
-      this.setState("ESTABLISHED");
-      this.host.established(this);
-      if (this.state !== "ESTABLISHED") return;
-    }
+    if (st === "SYN_RECEIVED" && !this.inputSynReceivedAck(r, segPos, now)) return;
 
     // Timestamp bookkeeping (RFC 7323 §4.3).
     if (this.tsOk && r.hasTimestamp && segPos <= this.lastAckSent && !seqLt(r.tsVal, this.tsRecent)) {
@@ -406,6 +399,36 @@ export class Connection implements TcpFlow, Timed {
     this.setState("SYN_RECEIVED");
     this.sendSegment(0, 0, SYN | ACK);
     this.armRto(now);
+  }
+
+  /** The ACK that completes a handshake in SYN_RECEIVED; false if the segment is done with. */
+  private inputSynReceivedAck(r: TcpRepr, segPos: number, now: number): boolean {
+    const ackPos = this.sndUna + seqDiff(r.ack, (this.iss + this.sndUna) >>> 0);
+    if (!(r.flags & ACK)) return false;
+    if (ackPos < 1 || ackPos > this.sndMax) {
+      this.sendReset(r.ack, 0, false);
+      return false;
+    }
+    this.sndUna = Math.max(this.sndUna, 1);
+    this.sndWnd = r.window << this.sndWScale;
+    this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+    this.sndWl1 = segPos;
+    this.sndWl2 = ackPos;
+    this.retransmits = 0;
+    this.rtoAt = Infinity;
+    this.lastHeard = now;
+    if (this.tsOk && r.hasTimestamp && r.tsEcr !== 0) this.rttSample(this.tsNow(now) - r.tsEcr);
+    this.setState("ESTABLISHED");
+    if (this.passive) {
+      this.host.established(this);
+    } else {
+      this.ackNow = true;
+      this.output(now);
+      const w = this.openWaiter;
+      this.openWaiter = null;
+      w?.resolve(this);
+    }
+    return this.state === "ESTABLISHED";
   }
 
   private retransmitsOfSyn = 0;
@@ -546,7 +569,7 @@ export class Connection implements TcpFlow, Timed {
       } else {
         this.recv.insertPending(start, data);
         this.ackNow = true; // out of order: duplicate ACK with SACK now
-        countDrop(this.host.counters, "queued-out-of-order");
+        this.host.counters.outOfOrder++;
       }
     } else if (plen > 0) {
       this.ackNow = true;
@@ -573,7 +596,7 @@ export class Connection implements TcpFlow, Timed {
       if (s < this.sndUna) s = this.sndUna;
       if (e > this.sndMax) e = this.sndMax;
       if (e <= s) {
-        countDrop(this.host.counters, "sack-block-invalid");
+        countDrop(this.host.counters, "sack-block-stale");
         continue;
       }
       added += this.addSacked(s, e);

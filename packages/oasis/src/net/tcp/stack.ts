@@ -182,6 +182,7 @@ export class TcpStack implements Tcp, ConnectionHost {
     }
     const conn = this.newConnection({ address: dst, port: l.port }, { address: src, port: r.srcPort }, "SYN_RECEIVED", now, l.options, pseudoBase);
     conn.listenerPort = l.port;
+    conn.passive = true;
     l.halfOpen++;
     this.counters.passiveOpens++;
     const err = conn.startPassive(r, now);

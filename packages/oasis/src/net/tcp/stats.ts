@@ -34,6 +34,8 @@ export interface TcpCounters {
   /** Retransmission timer expiries. */
   rtoExpiries: number;
   fastRecoveries: number;
+  /** Segments that arrived ahead of a gap and were queued (not dropped). */
+  outOfOrder: number;
   challengeAcks: number;
   resetsSent: number;
   resetsReceived: number;
@@ -63,6 +65,7 @@ export function newCounters(): TcpCounters {
     retransmits: 0,
     rtoExpiries: 0,
     fastRecoveries: 0,
+    outOfOrder: 0,
     challengeAcks: 0,
     resetsSent: 0,
     resetsReceived: 0,

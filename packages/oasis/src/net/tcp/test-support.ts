@@ -3,7 +3,7 @@
 // moves when nothing else can run, so multi-second timeouts take milliseconds.
 import { IpError } from "../../devices/errors.ts";
 import type { Ip, IpHandler, IpWriteOptions, Prefix } from "../../devices/ip.ts";
-import { parseTcp, TcpWireError, type TcpRepr } from "../wire/tcp.ts";
+import { emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, tcpHeaderLength, TcpWireError, type TcpRepr } from "../wire/tcp.ts";
 import { createTcp, type TcpConfig } from "./index.ts";
 import type { TcpStack } from "./stack.ts";
 import type { TcpClock } from "./timers.ts";
@@ -274,4 +274,34 @@ export async function readAll(flow: { read(): Promise<Uint8Array | null> }): Pro
     chunks.push(c);
   }
   return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** A hand-driven TCP peer: sends crafted segments and records what it receives. */
+export class RawPeer {
+  readonly received: TcpRepr[] = [];
+  private readonly ip: TestIp;
+
+  constructor(
+    private readonly net: TestNet,
+    readonly address: string,
+  ) {
+    this.ip = net.ip(address);
+    this.ip.listen(6, (_src, _dst, bytes) => {
+      const r = parseTcp(bytes.slice());
+      if (!(r instanceof TcpWireError)) this.received.push(r);
+    });
+  }
+
+  send(dst: string, fields: Partial<TcpRepr> & { srcPort: number; dstPort: number }, payload: Uint8Array = new Uint8Array(0)): void {
+    const r = { ...emptyTcpRepr(), ...fields };
+    const header = new Uint8Array(tcpHeaderLength(r));
+    const hlen = emitTcpHeader(r, header);
+    setTcpChecksum(header, hlen, [payload], this.ip.pseudoheaderSum(this.address, dst, 6, hlen + payload.length));
+    this.ip.write(dst, 6, [header, payload]);
+  }
+
+  /** Segments received since the last call. */
+  take(): TcpRepr[] {
+    return this.received.splice(0);
+  }
 }
