@@ -14,6 +14,8 @@ const DEFAULT_ENTRIES = 128;
 const ENTRY_SIZE = 128;
 /** More entries than this would be a multi-megabyte array: treated as corrupt. */
 const MAX_ENTRIES = 16384;
+/** Entry arrays larger than this (sgdisk's default is 16 KiB) are treated as corrupt. */
+const MAX_ARRAY_BYTES = 1024 * 1024;
 
 /** Partition type GUIDs by short name (for writing) and for naming types when listing. */
 export const GPT_TYPES: Record<string, string> = {
@@ -72,7 +74,9 @@ function parseHeader(sector: Uint8Array, lba: number, sizeSectors: number): Head
     };
     if (h.currentLba !== lba) return `header at sector ${lba} says it is at sector ${h.currentLba}`;
     if (h.entrySize < ENTRY_SIZE || h.entrySize % 8 !== 0 || h.entrySize > 4096) return `header at sector ${lba}: invalid entry size ${h.entrySize}`;
-    if (h.entryCount > MAX_ENTRIES) return `header at sector ${lba}: ${h.entryCount} entries is implausibly many`;
+    if (h.entryCount > MAX_ENTRIES || h.entryCount * h.entrySize > MAX_ARRAY_BYTES) {
+      return `header at sector ${lba}: ${h.entryCount} entries of ${h.entrySize} bytes is implausibly large`;
+    }
     if (h.firstUsable > h.lastUsable + 1 || h.lastUsable >= sizeSectors) {
       return `header at sector ${lba}: usable range ${h.firstUsable}..${h.lastUsable} does not fit a disk of ${sizeSectors} sectors`;
     }
