@@ -1041,7 +1041,8 @@ export class Connection implements TcpFlow, Timed {
     if (from === to) return;
     this.state = to;
     this.host.transition(this, from, to);
-    if (to === "TIME_WAIT" || to === "CLOSED") this.settleClosers();
+    // close() is done once our FIN is acknowledged; FIN_WAIT_2 and TIME_WAIT run on their own timers.
+    if (to === "FIN_WAIT_2" || to === "TIME_WAIT" || to === "CLOSED") this.settleClosers();
   }
 
   private enterTimeWait(now: number): void {
@@ -1215,7 +1216,8 @@ export class Connection implements TcpFlow, Timed {
       this.closeAt = Math.min(this.closeAt, this.host.clock.nowMs() + this.host.config.finWait2TimeoutMs);
       this.armTimers(this.host.clock.nowMs());
     }
-    if (this.state === "TIME_WAIT" || (this.state as TcpState) === "CLOSED") return;
+    const st = this.state as TcpState;
+    if (st === "FIN_WAIT_2" || st === "TIME_WAIT" || st === "CLOSED") return;
     await done;
   }
 
