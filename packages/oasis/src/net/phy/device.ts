@@ -1,0 +1,50 @@
+// The `netif(name)` device of the DSL on unix: a TAP, optionally recorded to a pcap file.
+import { source } from "oasis/logs";
+import type { Net } from "../../devices/net.ts";
+import { runtimeArg } from "../../runtime/args.ts";
+import { argName, defineDevice } from "../../runtime/device.ts";
+import { atExit } from "../../runtime/hooks.ts";
+import { macToString } from "./mac.ts";
+import { withPcap } from "./pcap.ts";
+import { openTap } from "./tap.ts";
+
+const log = source("net.tap", "TAP network interfaces");
+
+// Flags are shared by every device of the same group, so among ungrouped TAPs only the first
+// reads --interface and --pcap; the others keep the names config.ts gave them.
+const ungroupedOwner = new Map<string, string>();
+
+/** `netif("tap0")`: --[GROUP-]interface=NAME picks another TAP at boot, --[GROUP-]pcap=FILE records its traffic. */
+export const tapDevice = defineDevice({
+  declare(options: { name: string }, ctx) {
+    const owner = ctx.group ? undefined : (ungroupedOwner.get("") ?? (ungroupedOwner.set("", options.name), options.name));
+    const readsFlags = ctx.group !== "" || owner === options.name;
+    const iface = readsFlags
+      ? runtimeArg.string({
+          name: argName(ctx, "interface"),
+          doc: `TAP interface to attach to${ctx.group ? "" : " (the first network device without a group; give others a group to set theirs)"}`,
+          docv: "NAME",
+          default: options.name,
+          section: "network",
+        })
+      : () => options.name;
+    const pcap = readsFlags
+      ? runtimeArg.string({
+          name: argName(ctx, "pcap"),
+          doc: "Record every Ethernet frame sent and received on this interface to FILE (libpcap format, for tshark or Wireshark)",
+          docv: "FILE",
+          section: "network",
+        })
+      : () => undefined;
+    return async (): Promise<Net> => {
+      const name = iface();
+      const tap = openTap(name);
+      log.info(`${tap.name}: attached, MAC ${macToString(tap.mac)}, MTU ${tap.mtu}`);
+      const file = pcap();
+      const net = file ? withPcap(tap, file) : tap;
+      if (file) log.info(`${tap.name}: recording frames to ${file}`);
+      atExit(() => net.disconnect());
+      return net;
+    };
+  },
+});
