@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Ramdisk } from "../block/ramdisk.ts";
 import * as kv from "./index.ts";
+import { parseArgs, resetArgsForTests } from "../runtime/args.ts";
 
 describe("oasis/kv device modules", () => {
   it("export every device the config DSL names for oasis/kv", () => {
@@ -44,5 +45,26 @@ describe("oasis/kv device modules", () => {
     await fat.set("/y", "fat");
     assert.equal(await (await kv.fatKvRoDevice.declare(undefined, ctx)({ block: disk })).exists("/y"), "value");
     await assert.rejects(kv.fatKvRoDevice.declare(undefined, ctx)({ block: new Ramdisk({ sizeSectors: 64 }) }), /FAT file system t does not hold a FAT file system/);
+  });
+
+  it("the FAT device formats an empty disk only when --fat-format-if-empty is given", async () => {
+    const ctx = { name: "fat", group: "" };
+    resetArgsForTests();
+    const plain = kv.fatKvRwDevice.declare(undefined, ctx);
+    parseArgs([]);
+    const disk = new Ramdisk({ sizeSectors: 4096 });
+    await assert.rejects(plain({ block: disk }), /the disk is empty \(no boot sector\); run once with --fat-format-if-empty/);
+    resetArgsForTests();
+    const formatting = kv.fatKvRwDevice.declare(undefined, ctx);
+    parseArgs(["--fat-format-if-empty"]);
+    const store = await formatting({ block: disk });
+    await store.set("/kept", "yes");
+    // A disk that holds a file system is never formatted again.
+    const again = await formatting({ block: disk });
+    assert.equal(new TextDecoder().decode(await again.get("/kept")), "yes");
+    const notFat = new Ramdisk({ sizeSectors: 64 });
+    await notFat.write(0, new Uint8Array(512).fill(7));
+    await assert.rejects(formatting({ block: notFat }), /does not hold a FAT file system/);
+    resetArgsForTests();
   });
 });

@@ -2,13 +2,18 @@
 // generated main connects (names, options and deps as in config/devices.ts).
 import type { Block } from "../devices/block.ts";
 import type { KvRo, KvRw } from "../devices/kv.ts";
-import { defineDevice } from "../runtime/device.ts";
+import { argName, defineDevice } from "../runtime/device.ts";
+import { runtimeArg } from "../runtime/args.ts";
+import { source } from "oasis/logs";
 import type { CrunchData } from "./crunch-data.ts";
 import { CrunchKv } from "./crunch.ts";
 import { DirectKvRo, DirectKvRw } from "./direct.ts";
 import { MemKv } from "./mem.ts";
 import { TarKvRo, TarKvRw } from "./tar/store.ts";
 import { FatKvRo, FatKvRw } from "./fat/store.ts";
+import { formatFat } from "./fat/layout.ts";
+
+const log = source("kv", "key-value stores");
 
 export { parseKey, normalizeKey, keyOf } from "./key.ts";
 export { MemKv, memKv } from "./mem.ts";
@@ -66,6 +71,28 @@ export const fatKvRoDevice = defineDevice({
 
 export const fatKvRwDevice = defineDevice({
   declare(_options: unknown, ctx) {
-    return async (deps: { block: Block }): Promise<KvRw> => FatKvRw.open(deps.block, `FAT file system ${ctx.name}`);
+    const flag = argName(ctx, "fat-format-if-empty");
+    const formatIfEmpty = runtimeArg.bool({
+      name: flag,
+      section: "disk",
+      doc: "Make a fresh FAT file system when the disk is empty (its first sector is all zeros, as on a new image); a disk holding anything else is never formatted",
+    });
+    return async (deps: { block: Block }): Promise<KvRw> => {
+      const what = `FAT file system ${ctx.name}`;
+      if (await isEmptyDisk(deps.block)) {
+        if (!formatIfEmpty()) throw new Error(`${what}: the disk is empty (no boot sector); run once with --${flag} to format it, or make one with mkfs.fat`);
+        const layout = await formatFat(deps.block);
+        log.info(`${what}: formatted the empty disk as FAT${layout.type} (${layout.clusterCount} clusters of ${layout.clusterBytes} bytes)`);
+      }
+      return FatKvRw.open(deps.block, what);
+    };
   },
 });
+
+async function isEmptyDisk(block: Block): Promise<boolean> {
+  const info = await block.info();
+  if (info.sizeSectors === 0) return false;
+  const first = new Uint8Array(info.sectorSize);
+  await block.read(0, first);
+  return first.every((b) => b === 0);
+}
