@@ -3,7 +3,8 @@
 // moves when nothing else can run, so multi-second timeouts take milliseconds.
 import { IpError } from "../../devices/errors.ts";
 import type { Ip, IpHandler, IpWriteOptions, Prefix } from "../../devices/ip.ts";
-import { emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, tcpHeaderLength, TcpWireError, type TcpRepr } from "../wire/tcp.ts";
+import { WireError as TcpWireError } from "../wire/error.ts";
+import { emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, tcpHeaderLength, type TcpRepr } from "../wire/tcp.ts";
 import { createTcp, type TcpConfig } from "./index.ts";
 import type { TcpStack } from "./stack.ts";
 import type { TcpClock } from "./timers.ts";

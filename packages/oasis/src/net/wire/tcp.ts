@@ -1,5 +1,7 @@
 // TCP header and options (RFC 9293 §3.1, RFC 7323, RFC 2018): a view over bytes for the hot path,
 // a representation with parse (validates) and emit (writes header, options and checksum).
+import { finishChecksum, onesSum, onesSumChunks } from "./checksum.ts";
+import { WireError } from "./error.ts";
 
 export const TCP_HEADER_LENGTH = 20;
 export const TCP_MAX_OPTIONS_LENGTH = 40;
@@ -30,12 +32,6 @@ export type TcpMalformedReason =
   | "bad-option-value"
   | "zero-port";
 
-export class TcpWireError {
-  constructor(readonly reason: TcpMalformedReason) {}
-  toString(): string {
-    return `malformed TCP segment: ${this.reason}`;
-  }
-}
 
 /** Field access over the bytes of one segment; no copying, no validation beyond bounds. */
 export class TcpView {
@@ -143,7 +139,7 @@ export function parseTcpInto(bytes: Uint8Array, pseudoSum: number | null, out: T
   if (bytes.length < TCP_HEADER_LENGTH) return "truncated-header";
   const hlen = (bytes[12]! >> 4) * 4;
   if (hlen < TCP_HEADER_LENGTH || hlen > bytes.length) return "bad-data-offset";
-  if (pseudoSum !== null && finishChecksum(onesComplementSum(bytes, pseudoSum)) !== 0) return "bad-checksum";
+  if (pseudoSum !== null && finishChecksum(onesSum(bytes, 0, bytes.length, pseudoSum)) !== 0) return "bad-checksum";
   out.srcPort = (bytes[0]! << 8) | bytes[1]!;
   out.dstPort = (bytes[2]! << 8) | bytes[3]!;
   if (out.srcPort === 0 || out.dstPort === 0) return "zero-port";
@@ -210,10 +206,10 @@ export function parseTcpInto(bytes: Uint8Array, pseudoSum: number | null, out: T
   return null;
 }
 
-export function parseTcp(bytes: Uint8Array, pseudoSum: number | null = null): TcpRepr | TcpWireError {
+export function parseTcp(bytes: Uint8Array, pseudoSum: number | null = null): TcpRepr | WireError {
   const out = emptyTcpRepr();
   const reason = parseTcpInto(bytes, pseudoSum, out);
-  return reason === null ? out : new TcpWireError(reason);
+  return reason === null ? out : new WireError(reason, `malformed TCP segment: ${reason}`);
 }
 
 /** What emit writes: the fields of TcpRepr except the payload, which travels separately. */
@@ -310,58 +306,11 @@ export function emitTcpHeader(r: TcpHeaderFields, buf: Uint8Array): number {
  * `payload` chunks; `pseudoSum` is the unfolded pseudo-header sum for the whole segment length.
  */
 export function setTcpChecksum(header: Uint8Array, hlen: number, payload: readonly Uint8Array[], pseudoSum: number): void {
-  let sum = onesComplementSum(header.subarray(0, hlen), pseudoSum);
-  let odd = hlen & 1;
-  for (let k = 0; k < payload.length; k++) {
-    const p = payload[k]!;
-    // A chunk starting at an odd offset of the segment has its bytes swapped within 16-bit words.
-    sum = odd ? swapSum(onesComplementSum(p, 0)) + sum : onesComplementSum(p, sum);
-    odd ^= p.length & 1;
-  }
+  // The header length is a multiple of 4, so the payload starts at an even position.
+  let sum = onesSum(header, 0, hlen, pseudoSum);
+  if (payload.length === 1) sum = onesSum(payload[0]!, 0, payload[0]!.length, sum);
+  else if (payload.length > 1) sum = onesSumChunks(payload, sum);
   const c = finishChecksum(sum);
   header[16] = c >>> 8;
   header[17] = c;
-}
-
-function swapSum(s: number): number {
-  const f = foldSum(s);
-  return ((f & 0xff) << 8) | (f >>> 8);
-}
-
-/**
- * One's-complement sum of `bytes` (big-endian 16-bit words, odd tail padded with zero) added to
- * `initial`, unfolded. Reads 32-bit words: the sum is byte-order independent (RFC 1071), so
- * little-endian words are added and swapped once at the end.
- */
-export function onesComplementSum(bytes: Uint8Array, initial: number): number {
-  const n = bytes.length;
-  let sum = 0;
-  let i = 0;
-  if (n >= 32) {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
-    const end4 = n - (n & 3);
-    // A double holds 2^53 exactly: fold every 2^20 words to stay far from it.
-    while (i < end4) {
-      const stop = Math.min(end4, i + 4 * 1048576);
-      for (; i < stop; i += 4) sum += dv.getUint32(i, true);
-      sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-    }
-  } else {
-    for (; i + 1 < n; i += 2) sum += bytes[i]! | (bytes[i + 1]! << 8);
-  }
-  for (; i + 1 < n; i += 2) sum += bytes[i]! | (bytes[i + 1]! << 8);
-  if (i < n) sum += bytes[i]!;
-  // Back to network order: fold, then swap the two bytes.
-  const f = foldSum(sum);
-  return initial + (((f & 0xff) << 8) | (f >>> 8));
-}
-
-export function foldSum(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  return sum;
-}
-
-/** Folds and inverts; 0 over a segment that includes its checksum means "valid". */
-export function finishChecksum(sum: number): number {
-  return ~foldSum(sum) & 0xffff;
 }
