@@ -1,0 +1,134 @@
+// The raw TAP ceiling: how many frames per second the kernel can push through a TAP into JS,
+// with nothing above the Net device. Other benchmarks compare their stack against it.
+//
+//   import { measureTapRx } from "../../test/support/tap-ceiling.ts";
+//   await withNetns(async (ns) => {
+//     const r = await measureTapRx(ns, { frames: 200_000 });   // { framesPerSecond, … }
+//   });
+//
+// The kernel side is tap-blaster (packages/oasis/native/tap_blaster.c, built with the addon): an
+// AF_PACKET sender in the namespace that sends `frames` frames of `frameSize` bytes to the TAP
+// as fast as the TAP's ring takes them, retrying what a full ring refuses, so every frame arrives
+// exactly once. The rate is counted from the first frame delivered to JS to the last.
+//
+// `npm run bench:tap` (this file run directly) prints the ceiling for several batch sizes, with
+// the ratio against one frame per JS call (batch 1) measured in the same run.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { tapBlasterFile } from "oasis/net/phy";
+import { netnsUnavailable, withNetns, type Netns } from "./netns.ts";
+
+export interface TapRxOptions {
+  /** Frames the kernel sends (default 200 000). */
+  frames?: number;
+  /** Bytes per frame, Ethernet header included (default 60). */
+  frameSize?: number;
+  /** Frames per JS call (TapOptions.batch, default 128). */
+  batch?: number;
+  /** Called for each frame, to measure a consumer on top of the raw device. */
+  onFrame?: (frame: Uint8Array) => void;
+  /** Give up after this long (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface TapRxResult {
+  frames: number;
+  frameSize: number;
+  batch: number;
+  seconds: number;
+  framesPerSecond: number;
+  /** Bits per second of Ethernet frames (headers included). */
+  bitsPerSecond: number;
+  /** How often the sender found the TAP's ring full and retried (0 means the sender was the bottleneck). */
+  senderRetries: number;
+  /** CPU time this process spent while the frames came in. */
+  readerCpuSeconds: number;
+  /** frames / readerCpuSeconds: the reader's own capacity when the sender, not the reader, is the limit. */
+  framesPerReaderCpuSecond: number;
+}
+
+const US_MAC = "02:00:00:00:0b:01";
+
+/** Measures kernel → TAP → JS frames per second inside `ns` (see the top of this file). */
+export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promise<TapRxResult> {
+  const frames = options.frames ?? 200_000;
+  const frameSize = options.frameSize ?? 60;
+  const batch = options.batch ?? 128;
+  const blaster = tapBlasterFile();
+  if (!existsSync(blaster)) throw new Error(`measureTapRx: ${blaster} is missing; build the addon with \`node packages/oasis/native/build.mjs\``);
+  const tap = ns.openTap({ mac: US_MAC, batch, mtu: Math.max(1500, frameSize - 14) });
+  let received = 0;
+  let first = 0n;
+  let last = 0n;
+  const onFrame = options.onFrame;
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => (resolveDone = r));
+  tap.listen((f) => {
+    if (f[12] !== 0x88 || f[13] !== 0xb5) return;
+    if (received === 0) first = process.hrtime.bigint();
+    received++;
+    onFrame?.(f);
+    if (received === frames) {
+      last = process.hrtime.bigint();
+      resolveDone();
+    }
+  });
+  const cpuBefore = process.cpuUsage();
+  try {
+    const sent = ns.exec(blaster, [ns.tap, US_MAC, String(frames), String(frameSize)], { timeoutMs: options.timeoutMs ?? 60_000 });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`measureTapRx: only ${received} of ${frames} frames arrived within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
+    });
+    const [report] = await Promise.race([Promise.all([sent, done]), timeout]).finally(() => clearTimeout(timer));
+    const cpu = process.cpuUsage(cpuBefore);
+    const readerCpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const { retries } = JSON.parse(report.stdout) as { retries: number };
+    const seconds = Number(last - first) / 1e9;
+    return {
+      frames,
+      frameSize,
+      batch,
+      seconds,
+      framesPerSecond: frames / seconds,
+      bitsPerSecond: (frames * frameSize * 8) / seconds,
+      senderRetries: retries,
+      readerCpuSeconds,
+      framesPerReaderCpuSecond: frames / readerCpuSeconds,
+    };
+  } finally {
+    await tap.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const why = netnsUnavailable();
+  if (why) {
+    console.error(`bench:tap needs network namespaces: ${why}`);
+    process.exit(1);
+  }
+  const frames = Number(process.env.FRAMES ?? 200_000);
+  const rows: TapRxResult[] = [];
+  await withNetns(
+    async (ns) => {
+      for (const batch of [1, 16, 128, 256]) rows.push(await measureTapRx(ns, { frames, batch }));
+      rows.push(await measureTapRx(ns, { frames: Math.floor(frames / 4), batch: 128, frameSize: 1514 }));
+    },
+    { timeoutMs: 300_000 },
+  );
+  const baseline = rows[0]!.framesPerSecond;
+  console.log(`kernel → TAP → JS, ${frames} frames per row (tap-blaster in a network namespace)\n`);
+  const baselineCpu = rows[0]!.framesPerReaderCpuSecond;
+  console.log("| batch | frame bytes | frames/s | Mbit/s | vs batch 1 | frames per reader CPU-s | vs batch 1 | sender retries |");
+  console.log("|------:|------------:|---------:|-------:|-----------:|------------------------:|-----------:|---------------:|");
+  const n = (x: number) => Math.round(x).toLocaleString("en");
+  for (const r of rows) {
+    console.log(
+      `| ${r.batch} | ${r.frameSize} | ${n(r.framesPerSecond)} | ${(r.bitsPerSecond / 1e6).toFixed(0)} | ${(r.framesPerSecond / baseline).toFixed(2)}× | ${n(r.framesPerReaderCpuSecond)} | ${(r.framesPerReaderCpuSecond / baselineCpu).toFixed(2)}× | ${r.senderRetries} |`,
+    );
+  }
+  const cpu = spawnSync("nproc", { encoding: "utf8" }).stdout.trim();
+  console.log(`\n${cpu} CPUs; node ${process.version}. Few sender retries mean the single AF_PACKET sender, not the JS reader, set the pace.`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
