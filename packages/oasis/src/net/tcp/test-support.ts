@@ -43,6 +43,11 @@ export class VirtualClock implements TcpClock {
       if (t.at > end) throw new Error(`virtual clock passed its limit of ${limitMs} ms`);
       this.now = Math.max(this.now, t.at);
       t.fn();
+      // Everything else due at this instant runs before promises settle, like one poll phase.
+      for (let n = this.peekAt(); n !== undefined && n <= this.now; n = this.peekAt()) {
+        const u = this.pop()!;
+        if (!u.cancelled) u.fn();
+      }
     }
   }
 
@@ -65,6 +70,10 @@ export class VirtualClock implements TcpClock {
       reached = true;
     });
     await this.runUntil(() => reached && this.now >= target);
+  }
+
+  private peekAt(): number | undefined {
+    return this.heap.length > 0 ? this.heap[0]!.at : undefined;
   }
 
   private push(t: Scheduled): void {
