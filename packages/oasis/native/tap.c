@@ -58,6 +58,7 @@ typedef struct {
   queued_frame *queue_head, *queue_tail;
   size_t queue_len, queue_limit;
   int last_tx_errno;
+  uint32_t simulated_busy;  // tests: this many more write attempts report EAGAIN
 
   tap_counters counters;
 } tap_t;
@@ -104,6 +105,10 @@ static void free_queue(tap_t *t) {
 
 // 0: sent; 1: kernel busy (caller queues); -errno: lost.
 static int send_now(tap_t *t, const uint8_t *data, size_t len) {
+  if (t->simulated_busy > 0) {
+    t->simulated_busy--;
+    return 1;
+  }
   for (;;) {
     ssize_t r = write(t->fd, data, len);
     if (r >= 0) {
@@ -589,6 +594,21 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+static napi_value tap_simulate_busy(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *t = get_tap(env, argv[0], 1);
+  if (!t) return NULL;
+  uint32_t n = 0;
+  if (argc < 2 || napi_get_value_uint32(env, argv[1], &n) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "simulateBusy(handle, writes)");
+    return NULL;
+  }
+  t->simulated_busy = n;
+  return NULL;
+}
+
 static napi_value tap_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -608,6 +628,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"writeBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, tap_stats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
+      {"simulateBusy", NULL, tap_simulate_busy, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -33,6 +33,8 @@ export interface TapAddon {
   writeBatch(handle: TapHandle, buffer: Uint8Array, lengths: Uint32Array, count: number): number;
   stats(handle: TapHandle, reset?: boolean): TapCounters;
   close(handle: TapHandle): void;
+  /** Fault injection for tests: the next `writes` write attempts see EAGAIN, as from a busy kernel. */
+  simulateBusy(handle: TapHandle, writes: number): void;
 }
 
 const nativeDir = fileURLToPath(new URL("../../../native/", import.meta.url));
@@ -85,7 +87,8 @@ const require_ = createRequire(import.meta.url);
 export function loadTapAddon(): TapAddon {
   if (loaded) return loaded;
   const override = process.env.OASIS_TAP_ADDON;
-  const file = override ?? (existsSync(tapAddonFile()) ? tapAddonFile() : embedded ? fromEmbedded(embedded) : null);
+  // A sealed executable carries its own copy, which wins over whatever lies next to it.
+  const file = override ?? (embedded ? fromEmbedded(embedded) : existsSync(tapAddonFile()) ? tapAddonFile() : null);
   if (!file) throw new NetError("unavailable", `TAP networking is unavailable: ${why()}`);
   try {
     loaded = require_(file) as TapAddon;

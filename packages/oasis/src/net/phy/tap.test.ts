@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
 import { NetError } from "../../devices/errors.ts";
 import type { Net } from "../../devices/net.ts";
-import { openTap, type TapNet } from "./tap.ts";
+import { openTap, simulateKernelBusy, type TapNet } from "./tap.ts";
 import { tapBlasterFile } from "./tap-addon.ts";
 
 const skip = netnsUnavailable();
@@ -151,6 +151,31 @@ describe("TAP device against the Linux kernel", { skip }, () => {
       assert.equal(received, total);
       assert.ok(ordered, "sequence numbers only increase");
       assert.equal(tap.stats().rxPackets, total);
+    }));
+
+  it("queues writes while the kernel is busy, flushes them in order, and drops beyond the bound", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap({ mac: US_MAC, queueLimit: 3 });
+      const capture = await ns.capture({ filter: "ether proto 0x88b5" });
+      const frame = (seq: number) => {
+        const f = new Uint8Array(60);
+        f.fill(0xff, 0, 6);
+        f.set(tap.mac, 6);
+        f.set([0x88, 0xb5, seq], 12);
+        return f;
+      };
+      simulateKernelBusy(tap, 2); // the first attempt and the first flush both meet EAGAIN
+      for (let i = 0; i < 5; i++) tap.write(frame(i));
+      const s = tap.stats();
+      assert.deepEqual([s.txPackets, s.txQueueLength, s.txDropped, s.txQueuedTotal], [0, 3, 2, 3]);
+      await until(() => tap.stats().txQueueLength === 0, "the queue to drain once the fd is writable");
+      tap.write(frame(5));
+      assert.equal(tap.stats().txPackets, 4);
+      const seqs = await capture.stop(["-T", "fields", "-e", "eth.type", "-e", "data.data"]);
+      assert.deepEqual(
+        seqs.trim().split("\n").map((l) => parseInt(l.split("\t")[1]!.slice(0, 2), 16)),
+        [0, 1, 2, 5],
+      );
     }));
 
   it("explains what is wrong when a TAP cannot be opened", () =>

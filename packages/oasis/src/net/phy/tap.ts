@@ -217,10 +217,20 @@ class Tap implements TapNet {
     this.addon.stats(this.handle, true);
   }
 
+  simulateBusy(writes: number): void {
+    this.addon.simulateBusy(this.handle, writes);
+  }
+
   async disconnect(): Promise<void> {
     if (!this.connected) return;
     this.connected = false;
     this.handler = null;
     this.addon.close(this.handle);
   }
+}
+
+/** Tests only: the next `writes` write attempts on `tap` behave as if the kernel said EAGAIN. */
+export function simulateKernelBusy(tap: TapNet, writes: number): void {
+  if (!(tap instanceof Tap)) throw new TypeError("simulateKernelBusy: not a TAP opened by openTap");
+  tap.simulateBusy(writes);
 }
