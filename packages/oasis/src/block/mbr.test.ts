@@ -125,6 +125,52 @@ describe("MBR: writing", () => {
     assert.match(verify.stdout, /No errors detected/);
   });
 
+  it("writes logical partitions in the same layout as sfdisk for the same request", async () => {
+    const ours = await images.image(64 * MiB, "ours.img");
+    const disk = await openFile(ours);
+    await writeMbr(
+      disk,
+      [
+        { sizeSectors: 8192, type: 0x83, bootable: true },
+        { sizeSectors: 4096, type: 0x0c },
+        { sizeSectors: 4096, type: 0x82 },
+        { logical: true, sizeSectors: 6144 },
+        { logical: true, sizeSectors: 10240, type: 0x8e },
+        { logical: true },
+      ],
+      { diskId: 0x12345678 },
+    );
+    await disk.disconnect();
+    const theirs = await sfdiskImage();
+    const dump = async (path: string) => (await run("sfdisk", ["--dump", path])).stdout.replaceAll(path, "DISK");
+    const expected = await dump(theirs);
+    assert.match(expected, /DISK7 : start=/);
+    assert.equal(await dump(ours), expected);
+    const verify = await run("sfdisk", ["--verify", ours]);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /No errors detected/);
+    // And our reader sees the same seven partitions in both.
+    const a = await openFile(ours, { readOnly: true });
+    const b = await openFile(theirs, { readOnly: true });
+    assert.deepEqual((await readMbr(a)).list().map((p) => [p.number, p.start, p.sizeSectors, p.kind]), (await readMbr(b)).list().map((p) => [p.number, p.start, p.sizeSectors, p.kind]));
+    await a.disconnect();
+    await b.disconnect();
+  });
+
+  it("places logical partitions at explicit starts, each EBR just before its partition", async () => {
+    const disk = new Ramdisk({ sizeSectors: 4096 });
+    const t = await writeMbr(disk, [{ start: 100, sizeSectors: 100 }, { logical: true, start: 301, sizeSectors: 50 }, { logical: true, start: 400, sizeSectors: 20 }]);
+    assert.deepEqual(
+      t.list().map((p) => [p.number, p.kind, p.start, p.sizeSectors]),
+      [
+        [1, "primary", 100, 100],
+        [2, "extended", 300, 120],
+        [5, "logical", 301, 50],
+        [6, "logical", 400, 20],
+      ],
+    );
+  });
+
   it("keeps the boot code in bytes 0-439 of sector 0", async () => {
     const disk = new Ramdisk({ sizeSectors: 4096 });
     const boot = new Uint8Array(512).fill(0x90);
@@ -139,7 +185,11 @@ describe("MBR: writing", () => {
     const disk = new Ramdisk({ sizeSectors: 4096 });
     await assert.rejects(writeMbr(disk, [{ start: 100, sizeSectors: 100 }, { start: 150, sizeSectors: 10 }]), /overlap/);
     await assert.rejects(writeMbr(disk, [{ start: 100, sizeSectors: 4000 }]), /does not fit/);
-    await assert.rejects(writeMbr(disk, [{}, {}, {}, {}, {}]), /at most 4 primary/);
+    await assert.rejects(writeMbr(disk, [{}, {}, {}, {}, {}]), /5 primary partitions: an MBR has 4 slots/);
+    await assert.rejects(writeMbr(disk, [{ sizeSectors: 9 }, { sizeSectors: 9 }, { sizeSectors: 9 }, { sizeSectors: 9 }, { logical: true }]), /4 primary partitions and an extended one/);
+    await assert.rejects(writeMbr(disk, [{ logical: true, sizeSectors: 9 }, { sizeSectors: 9 }, { logical: true }], { alignment: 8 }), /logical partitions must be consecutive/);
+    await assert.rejects(writeMbr(disk, [{ start: 2048, sizeSectors: 9 }, { logical: true, start: 2057, sizeSectors: 9 }]), /no room for the extended boot record before logical partition 5/);
+    await assert.rejects(writeMbr(disk, [{ sizeSectors: 10, type: 0x05 }]), /not an extended type/);
     await assert.rejects(writeMbr(disk, [{ sizeSectors: 10, type: 0 }]), /type 0/);
     const s0 = new Uint8Array(512);
     await disk.read(0, s0);

@@ -175,6 +175,12 @@ export interface MbrPartitionSpec {
   /** Type byte (default 0x83, Linux). */
   type?: number;
   bootable?: boolean;
+  /**
+   * A logical partition, inside an extended partition that writeMbr creates around all of them
+   * (they must be consecutive in the list). Each is preceded by its extended boot record: by
+   * default one alignment unit before it, with an explicit start the sector just before it.
+   */
+  logical?: boolean;
 }
 
 // CHS fields for LBA-only partitions: the usual 255 heads × 63 sectors geometry, capped at 1023/254/63.
@@ -186,58 +192,110 @@ function chs(lba: number): [number, number, number] {
   return [head, ((cylinder >> 2) & 0xc0) | sector, cylinder & 0xff];
 }
 
-/** Writes one 16-byte MBR partition entry. */
-export function encodeMbrEntry(out: Uint8Array, slot: number, e: { bootable?: boolean; type: number; start: number; sizeSectors: number }): void {
+/** Writes one 16-byte MBR partition entry; the LBA field is stored relative to `base` (EBR links). */
+export function encodeMbrEntry(out: Uint8Array, slot: number, e: { bootable?: boolean; type: number; start: number; sizeSectors: number }, base = 0): void {
   const o = TABLE_OFFSET + slot * ENTRY_SIZE;
   const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[o] = e.bootable ? 0x80 : 0;
   out.set(chs(e.start), o + 1);
   out[o + 4] = e.type;
   out.set(chs(e.start + e.sizeSectors - 1), o + 5);
-  v.setUint32(o + 8, e.start, true);
+  v.setUint32(o + 8, e.start - base, true);
   v.setUint32(o + 12, e.sizeSectors, true);
 }
 
 /**
- * Writes a new MBR with up to four primary partitions, keeping the boot code (bytes 0–439) of the
- * existing sector 0. Returns the table as read back.
+ * Writes a new MBR: up to four primary partitions, or three and an extended partition holding any
+ * number of logical ones. Keeps the boot code (bytes 0–439) of the existing sector 0. Returns the
+ * table as read back.
  */
 export async function writeMbr(disk: Block, partitions: MbrPartitionSpec[], options: { diskId?: number; alignment?: number } = {}): Promise<PartitionTable> {
   const info = await disk.info();
   if (!info.readWrite) throw new BlockError("read-only", "writeMbr: the disk is read-only");
-  if (partitions.length > 4) throw new BlockError("out-of-range", `writeMbr: ${partitions.length} partitions requested; an MBR holds at most 4 primary partitions (use writeGpt for more)`);
   const align = options.alignment ?? Math.max(1, (1024 * 1024) / info.sectorSize);
   const limit = Math.min(info.sizeSectors, 2 ** 32);
-  const placed: { number: number; start: number; sizeSectors: number; type: number; bootable: boolean }[] = [];
+  const fail = (msg: string) => new BlockError("out-of-range", `writeMbr: ${msg}`);
+  type Placed = { number: number; start: number; sizeSectors: number; type: number; bootable: boolean; ebr: number };
+  const primaries: Placed[] = [];
+  const logicals: Placed[] = [];
+  const primaryCount = partitions.filter((p) => !p.logical).length;
+  const hasLogical = partitions.some((p) => p.logical);
+  if (primaryCount + (hasLogical ? 1 : 0) > 4) {
+    throw fail(`${primaryCount} primary partitions${hasLogical ? " and an extended one" : ""}: an MBR has 4 slots (use logical partitions or writeGpt for more)`);
+  }
+  let extendedSlot = -1;
   let next = align;
   partitions.forEach((p, i) => {
-    const number = i + 1;
-    const start = p.start ?? Math.ceil(next / align) * align;
     const last = i === partitions.length - 1;
+    let ebr = -1;
+    let start: number;
+    let number: number;
+    if (p.logical) {
+      if (logicals.length > 0 && !partitions[i - 1]!.logical) throw fail(`logical partitions must be consecutive in the list (entry ${i + 1} is not)`);
+      if (logicals.length === 0) extendedSlot = primaries.length;
+      number = 5 + logicals.length;
+      if (p.start !== undefined) {
+        start = p.start;
+        ebr = start - 1;
+      } else {
+        ebr = Math.ceil(next / align) * align;
+        start = ebr + align;
+      }
+      if (ebr < next || ebr < 1) throw fail(`no room for the extended boot record before logical partition ${number} (sector ${ebr} is in use)`);
+    } else {
+      number = primaries.length + (extendedSlot >= 0 ? 2 : 1);
+      start = p.start ?? Math.ceil(next / align) * align;
+    }
     const sizeSectors = p.sizeSectors ?? (last ? limit - start : NaN);
-    if (!Number.isSafeInteger(sizeSectors)) throw new BlockError("out-of-range", `writeMbr: partition ${number} needs a size (only the last one may default to the rest of the disk)`);
+    if (!Number.isSafeInteger(sizeSectors)) throw fail(`partition ${number} needs a size (only the last one may default to the rest of the disk)`);
     if (!Number.isSafeInteger(start) || start < 1 || sizeSectors < 1 || start + sizeSectors > limit) {
-      throw new BlockError(
-        "out-of-range",
-        `writeMbr: partition ${number} (sectors ${start}..${start + sizeSectors - 1}) does not fit between sector 1 and ${limit - 1}` +
+      throw fail(
+        `partition ${number} (sectors ${start}..${start + sizeSectors - 1}) does not fit between sector 1 and ${limit - 1}` +
           (info.sizeSectors > 2 ** 32 ? " (an MBR addresses at most 2^32 sectors)" : ""),
       );
     }
     const type = p.type ?? 0x83;
-    if (!Number.isInteger(type) || type < 1 || type > 255) throw new BlockError("out-of-range", `writeMbr: partition ${number}: type ${type} must be a byte 1..255`);
-    placed.push({ number, start, sizeSectors, type, bootable: p.bootable ?? false });
+    if (!Number.isInteger(type) || type < 1 || type > 255 || EXTENDED_TYPES.has(type)) {
+      throw fail(`partition ${number}: type ${type} must be a byte 1..255 and not an extended type (use logical: true for logical partitions)`);
+    }
+    (p.logical ? logicals : primaries).push({ number, start, sizeSectors, type, bootable: p.bootable ?? false, ebr });
     next = start + sizeSectors;
   });
+
+  const slotEntries: Placed[] = [...primaries];
+  if (logicals.length > 0) {
+    const first = logicals[0]!;
+    const lastLogical = logicals[logicals.length - 1]!;
+    const end = lastLogical.start + lastLogical.sizeSectors;
+    slotEntries.splice(extendedSlot, 0, { number: extendedSlot + 1, start: first.ebr, sizeSectors: end - first.ebr, type: 0x05, bootable: false, ebr: -1 });
+  }
+  slotEntries.forEach((e, i) => (e.number = i + 1));
   try {
-    checkNoOverlap("writeMbr", placed);
+    checkNoOverlap("writeMbr", [...slotEntries, ...logicals.map((l) => ({ ...l, start: l.ebr, sizeSectors: l.start + l.sizeSectors - l.ebr }))].filter((e) => e.type !== 0x05));
+    checkNoOverlap("writeMbr", slotEntries);
   } catch (e) {
-    throw new BlockError("out-of-range", (e as Error).message);
+    throw fail((e as Error).message.replace(/^writeMbr: /, ""));
+  }
+
+  // Extended boot records first, the MBR that points at them last.
+  const extendedStart = logicals.length > 0 ? logicals[0]!.ebr : 0;
+  for (let i = 0; i < logicals.length; i++) {
+    const l = logicals[i]!;
+    const ebr = new Uint8Array(info.sectorSize);
+    encodeMbrEntry(ebr, 0, { bootable: l.bootable, type: l.type, start: l.start, sizeSectors: l.sizeSectors }, l.ebr);
+    const following = logicals[i + 1];
+    if (following) {
+      encodeMbrEntry(ebr, 1, { type: 0x05, start: following.ebr, sizeSectors: following.start + following.sizeSectors - following.ebr }, extendedStart);
+    }
+    ebr[510] = 0x55;
+    ebr[511] = 0xaa;
+    await disk.write(l.ebr, ebr);
   }
   const sector = await readSector(disk, info.sectorSize, 0);
   sector.fill(0, 440, 512);
   const v = new DataView(sector.buffer);
   v.setUint32(440, options.diskId ?? new DataView(fillRandom(new Uint8Array(4)).buffer).getUint32(0), true);
-  placed.forEach((p, i) => encodeMbrEntry(sector, i, p));
+  slotEntries.forEach((p, i) => encodeMbrEntry(sector, i, p));
   sector[510] = 0x55;
   sector[511] = 0xaa;
   await disk.write(0, sector);
