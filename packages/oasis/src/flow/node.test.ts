@@ -47,7 +47,7 @@ test("the duplex keeps backpressure: a large body streams through without loss",
     });
     req.on("end", () => res.end(`${n} ${hash.digest("hex")}`));
   });
-  tcp.listen(0, (flow) => server.emit("connection", toNodeDuplex(flow)));
+  tcp.listen(0, (flow) => void server.emit("connection", toNodeDuplex(flow)));
   try {
     const [ep] = await tcp.listening(0);
     const body = randomBytes(8 * 1024 * 1024);
@@ -106,7 +106,7 @@ test("setTimeout emits timeout after inactivity, as http.Server's keep-alive tim
   const tcp = new SocketTcp(DEFAULT_SOCKET_CONFIG);
   const server = http.createServer((_req, res) => res.end("ok"));
   server.keepAliveTimeout = 200;
-  tcp.listen(0, (flow) => server.emit("connection", toNodeDuplex(flow)));
+  tcp.listen(0, (flow) => void server.emit("connection", toNodeDuplex(flow)));
   try {
     const [ep] = await tcp.listening(0);
     const net = await import("node:net");
