@@ -57,7 +57,7 @@ export function parseBootSector(b: Uint8Array, deviceBytes: number, where: strin
     { bytesPerSector, sectorsPerCluster, reservedSectors, numFats, rootEntries, totalSectors, fatSectors, rootCluster: fat16Size === 0 ? u32(b, 44) : 0, fsInfoSector: fat16Size === 0 ? u16(b, 48) : 0 },
     fat16Size === 0,
   );
-  if (l.clusterCount <= 0) throw fail("no data clusters");
+  if (l.clusterCount <= 0 || l.firstDataSector >= totalSectors) throw fail("no data clusters");
   const entryBits = l.type === 12 ? 12 : l.type === 16 ? 16 : 32;
   if (Math.ceil(((l.clusterCount + 2) * entryBits) / 8) > fatSectors * bytesPerSector) throw fail("the FAT is too small for the cluster count");
   if (l.type === 32 && (l.rootCluster < 2 || l.rootCluster >= l.clusterCount + 2)) throw fail(`the root cluster ${l.rootCluster} is out of range`);

@@ -12,7 +12,7 @@ import { KvError } from "../../devices/errors.ts";
 import { nowMs } from "oasis/ptime";
 import { BlockBytes } from "../block-bytes.ts";
 import { childKey, checkOffset, errors, isPrefixOf, keyOf, parseKey, toBytes } from "../key.ts";
-import { digestDictionaryOf, valueDigest } from "../digest.ts";
+import { digestDictionaryOf, MAX_DEPTH, valueDigest } from "../digest.ts";
 import { Mutex } from "../lock.ts";
 import {
   ATTR_ARCHIVE, ATTR_DIRECTORY, DELETED, ENTRY, dotEntries, put16, invalidLongName, lfnChecksum, longNameSlots, parseDirectory, shortNameFor,
@@ -471,11 +471,12 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   /** Every cluster of a file or of a whole directory tree. */
-  private async treeClusters(entry: DirEntry, key: string, out: number[]): Promise<void> {
+  private async treeClusters(entry: DirEntry, key: string, out: number[], depth = 0): Promise<void> {
+    if (depth > MAX_DEPTH) throw this.corrupt(key, `directories nested more than ${MAX_DEPTH} deep (a loop)`);
     const chain = this.fat.chain(entry.firstCluster) ?? [];
     if (this.isDir(entry) && entry.firstCluster !== 0) {
       const dir = await this.childDir(entry, key);
-      for (const e of dir.parsed.entries) await this.treeClusters(e, childKey(key, e.name), out);
+      for (const e of dir.parsed.entries) await this.treeClusters(e, childKey(key, e.name), out, depth + 1);
     }
     out.push(...chain);
   }

@@ -4,10 +4,10 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { Block } from "../../devices/block.ts";
 import { openFile } from "../../block/file.ts";
 import { Ramdisk } from "../../block/ramdisk.ts";
 import { kvRwContract, rejectsCode } from "../kv-contract.ts";
+import { CutOff } from "../test-support.ts";
 import { TarKvRo, TarKvRw } from "./store.ts";
 import { parseNumber, RECORD } from "./format.ts";
 
@@ -196,33 +196,3 @@ describe("tar store and GNU tar", () => {
     assert.equal(RECORD, 512);
   });
 });
-
-/** A block that lets `budget` sectors through, then writes a prefix of the next request and fails: a power cut. */
-class CutOff implements Block {
-  constructor(
-    private readonly inner: Block,
-    private budget: number,
-  ) {}
-  info() {
-    return this.inner.info();
-  }
-  read(sector: number, buffer: Uint8Array) {
-    return this.inner.read(sector, buffer);
-  }
-  async write(sector: number, buffer: Uint8Array) {
-    const n = buffer.length / 512;
-    if (n <= this.budget) {
-      this.budget -= n;
-      return this.inner.write(sector, buffer);
-    }
-    if (this.budget > 0) await this.inner.write(sector, buffer.subarray(0, this.budget * 512));
-    this.budget = 0;
-    throw new Error("power cut");
-  }
-  flush() {
-    return this.inner.flush();
-  }
-  disconnect() {
-    return this.inner.disconnect();
-  }
-}

@@ -54,7 +54,7 @@ export class TarKvRo extends TreeRo implements KvRo {
 
   private skip(reason: TarSkipReason, at: number, detail: string): void {
     this.counters[reason]++;
-    log.warn(`${this.storeName}: ${detail} at byte ${at} (${reason})`);
+    log.warn(`${this.storeName}: ${detail} (at byte ${at}: ${reason})`);
   }
 
   /** Records an entry; later entries shadow earlier ones, whatever their kind. */
@@ -85,7 +85,7 @@ export class TarKvRo extends TreeRo implements KvRo {
       if (parsed.kind === "zero") break;
       if (parsed.kind === "invalid") {
         if (pos === 0) throw new KvError("io", "/", `${this.storeName} does not start with a tar header (${parsed.reason}); it is not a tar archive — create one with 'tar -cf', or use an all-zero device for an empty store`);
-        this.skip(parsed.reason, pos, "archive ends with a corrupt header; the entries before it are readable");
+        this.skip(parsed.reason, pos, "corrupt header: the archive is read up to there, earlier entries stay readable");
         break;
       }
       const h = parsed.header;

@@ -1,0 +1,120 @@
+// Damaged images: whatever bytes the device holds, a store answers with a KvError (or data), never
+// with another exception, a hang or a crash.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import type { KvRo, KvRw } from "../devices/kv.ts";
+import { KvError } from "../devices/errors.ts";
+import { Ramdisk } from "../block/ramdisk.ts";
+import { FatKvRw } from "./fat/store.ts";
+import { formatFat } from "./fat/layout.ts";
+import { TarKvRw } from "./tar/store.ts";
+import { setLevels } from "oasis/logs";
+
+// Damaged archives are expected here: keep their warnings out of the test output.
+setLevels([["kv.tar", "quiet"]]);
+
+async function onlyKvErrors<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof KvError) return undefined;
+    throw e;
+  }
+}
+
+/** Reads everything reachable (bounded), then tries a few writes. */
+async function exercise(kv: KvRo | KvRw): Promise<void> {
+  let budget = 200;
+  const walk = async (key: string, depth: number): Promise<void> => {
+    const entries = (await onlyKvErrors(kv.list(key))) ?? [];
+    for (const [child, kind] of entries) {
+      if (--budget < 0 || depth > 8) return;
+      await onlyKvErrors(kv.exists(child));
+      await onlyKvErrors(kv.lastModified(child));
+      if (kind === "value") {
+        await onlyKvErrors(kv.get(child));
+        await onlyKvErrors(kv.getPartial(child, 100, 50));
+      } else await walk(child, depth + 1);
+    }
+  };
+  await walk("/", 0);
+  await onlyKvErrors(kv.digest("/"));
+  if ("set" in kv) {
+    await onlyKvErrors(kv.set("/fuzz/new value", "x".repeat(700)));
+    await onlyKvErrors(kv.setPartial("/docs/a", 900, "y"));
+    await onlyKvErrors(kv.remove("/docs"));
+    await onlyKvErrors(kv.rename("/top", "/fuzz"));
+  }
+}
+
+async function imageOf(disk: Ramdisk, bytes: number): Promise<Uint8Array> {
+  const out = new Uint8Array(bytes);
+  await disk.read(0, out);
+  return out;
+}
+
+const mutations = (span: number) => fc.array(fc.record({ at: fc.nat(span - 1), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 12 });
+
+describe("damaged images", () => {
+  it("a FAT image with random bytes changed in its metadata never throws anything but KvError", async () => {
+    const disk = new Ramdisk({ sizeSectors: 2048 });
+    await formatFat(disk, { type: 12 });
+    const kv = await FatKvRw.open(disk);
+    await kv.set("/top", "top level");
+    await kv.set("/docs/a", "a".repeat(1500));
+    await kv.set("/docs/deeper/a long file name.txt", "b".repeat(3000));
+    const image = await imageOf(disk, 2048 * 512);
+    // Boot sector, FATs, root directory and the first data clusters (the subdirectories).
+    const span = 64 * 1024;
+    await fc.assert(
+      fc.asyncProperty(mutations(span), async (changes) => {
+        const copy = new Ramdisk({ sizeSectors: 2048 });
+        const bytes = image.slice();
+        for (const { at, value } of changes) bytes[at] = value;
+        await copy.write(0, bytes);
+        const store = await onlyKvErrors(FatKvRw.open(copy));
+        if (store) await exercise(store);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("a tar archive with random bytes changed never throws anything but KvError", async () => {
+    const disk = new Ramdisk({ sizeSectors: 64 });
+    const kv = await TarKvRw.open(disk);
+    await kv.set("/top", "top level");
+    await kv.set("/docs/a", "a".repeat(1500));
+    await kv.set("/" + "p".repeat(120) + "/long", "b".repeat(600));
+    const image = await imageOf(disk, 64 * 512);
+    await fc.assert(
+      fc.asyncProperty(mutations(8 * 1024), async (changes) => {
+        const copy = new Ramdisk({ sizeSectors: 64 });
+        const bytes = image.slice();
+        for (const { at, value } of changes) bytes[at] = value;
+        await copy.write(0, bytes);
+        const store = await onlyKvErrors(TarKvRw.open(copy));
+        if (store) await exercise(store);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("a FAT directory that contains its own ancestor is reported, not followed forever", async () => {
+    const disk = new Ramdisk({ sizeSectors: 2048 });
+    await formatFat(disk, { type: 12 });
+    const kv = await FatKvRw.open(disk);
+    await kv.set("/loop/inner/x", "1");
+    // Point /loop/inner's entry at /loop's cluster: inner now contains itself.
+    const image = await imageOf(disk, 2048 * 512);
+    const text = new TextDecoder("latin1").decode(image);
+    const loopAt = text.indexOf("LOOP       ");
+    const innerAt = text.indexOf("INNER      ");
+    assert.ok(loopAt > 0 && innerAt > 0);
+    image.copyWithin(innerAt + 26, loopAt + 26, loopAt + 28);
+    await disk.write(0, image);
+    const damaged = await FatKvRw.open(disk);
+    await assert.rejects(damaged.digest("/"), (e: unknown) => e instanceof KvError && e.code === "io" && /loop/.test(e.message));
+    await assert.rejects(damaged.remove("/loop"), (e: unknown) => e instanceof KvError && e.code === "io");
+  });
+});
