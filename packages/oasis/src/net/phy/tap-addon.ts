@@ -93,7 +93,9 @@ export function loadTapAddon(): TapAddon {
   try {
     loaded = require_(file) as TapAddon;
   } catch (e) {
-    throw new NetError("unavailable", `TAP networking is unavailable: loading ${file} failed (${e instanceof Error ? e.message : String(e)}); rebuild it with \`node ${join(nativeDir, "build.mjs")}\``, { cause: e });
+    const reason = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    const source = override ? " (from OASIS_TAP_ADDON)" : "";
+    throw new NetError("unavailable", `TAP networking is unavailable: loading ${file}${source} failed (${reason}); rebuild it with \`node ${join(nativeDir, "build.mjs")}\``, { cause: e });
   }
   return loaded;
 }
