@@ -68,6 +68,14 @@ describe("oasis ccm", () => {
     assert.ok(!left.some((f) => f.startsWith("d3.img")), `leftover output: ${left.join(", ")}`);
   });
 
+  it("decrypts never-written (all-zero) sectors as zeros, like the device, or fails on them with --strict", async () => {
+    const enc = join(dir, "fresh.enc");
+    await writeFile(enc, Buffer.alloc(8 * 512));
+    await runCcm("dec", "-k", KEY, "-i", enc, "-o", join(dir, "fresh.plain"));
+    assert.deepEqual(await readFile(join(dir, "fresh.plain")), Buffer.alloc(4 * 512));
+    await assert.rejects(runCcm("dec", "--strict", "-k", KEY, "-i", enc, "-o", join(dir, "fresh2.plain")), /logical sector 0 .* failed authentication/);
+  });
+
   it("refuses to overwrite an existing output unless --force", async () => {
     const plain = join(dir, "p4.img");
     await writeFile(plain, randomBytes(512));

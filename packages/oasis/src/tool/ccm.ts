@@ -16,6 +16,7 @@ interface ConvertOptions {
   sectorSize: string;
   nonceLen: string;
   force?: boolean;
+  strict?: boolean;
 }
 
 const CHUNK_SECTORS = 256;
@@ -61,7 +62,7 @@ async function convert(direction: "enc" | "dec", o: ConvertOptions): Promise<voi
   let source: Block;
   try {
     const raw = await openFile(input, { readOnly: true, sectorSize });
-    source = direction === "dec" ? await ccm(key, raw, { nonceLen, unwritten: "error" }) : raw;
+    source = direction === "dec" ? await ccm(key, raw, { nonceLen, unwritten: o.strict ? "error" : "zeros" }) : raw;
   } catch (e) {
     throw new ToolError((e as Error).message, e instanceof BlockError ? 1 : 64);
   }
@@ -98,6 +99,10 @@ function subcommand(direction: "enc" | "dec"): Command {
     .addOption(new Option("--sector-size <bytes>", "sector size of the images").default("512"))
     .addOption(new Option("--nonce-len <bytes>", "CCM nonce length (7-13), as given to the ccm device").default("8"))
     .option("-f, --force", "replace the output if it exists")
+    .option(
+      "--strict",
+      direction === "dec" ? "fail on never-written (all-zero) sectors, as mirage-block-ccm does, instead of decrypting them as zeros" : "no effect when encrypting",
+    )
     .exitOverride()
     .action(async (opts: ConvertOptions) => convert(direction, opts));
 }
