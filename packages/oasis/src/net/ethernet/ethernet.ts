@@ -1,0 +1,82 @@
+// Ethernet II over a Net: frames to the layer above by ethertype, with drop counters per reason.
+import type { Ethernet } from "../../devices/ethernet.ts";
+import type { MacAddr, Net } from "../../devices/net.ts";
+import { NetError } from "../../devices/errors.ts";
+import { source } from "oasis/logs";
+import { Counters } from "../wire/error.ts";
+import { ETHERNET_HEADER_LENGTH } from "../wire/ethernet.ts";
+import { formatMac } from "../wire/address.ts";
+
+const log = source("ethernet", "Ethernet II framing");
+
+type Handler = (src: MacAddr, payload: Uint8Array, dst: MacAddr) => void;
+
+export class EthernetLayer implements Ethernet {
+  readonly mac: MacAddr;
+  readonly mtu: number;
+  /** Drops by reason ("truncated", "not-for-us", "unknown-ethertype", "handler-error"). */
+  readonly drops = new Counters();
+  private readonly handlers = new Map<number, Handler>();
+  private readonly txBuffer: Uint8Array;
+  private txBusy = false;
+  private closed = false;
+
+  constructor(private readonly net: Net) {
+    this.mac = net.mac.slice(0, 6);
+    this.mtu = net.mtu;
+    this.txBuffer = new Uint8Array(ETHERNET_HEADER_LENGTH + this.mtu);
+    this.txBuffer.set(this.mac, 6);
+    net.listen((frame) => this.input(frame));
+  }
+
+  write(dst: MacAddr, ethertype: number, fill: (payload: Uint8Array) => number): void {
+    if (this.closed) throw new NetError("disconnected", `Ethernet layer on ${formatMac(this.mac)} is disconnected`);
+    // Net.write copies or sends before returning, so one buffer serves every frame; a nested
+    // write from inside `fill` gets its own.
+    const frame = this.txBusy ? new Uint8Array(this.txBuffer.length) : this.txBuffer;
+    this.txBusy = true;
+    try {
+      frame[0] = dst[0]!;
+      frame[1] = dst[1]!;
+      frame[2] = dst[2]!;
+      frame[3] = dst[3]!;
+      frame[4] = dst[4]!;
+      frame[5] = dst[5]!;
+      if (frame !== this.txBuffer) frame.set(this.mac, 6);
+      frame[12] = ethertype >>> 8;
+      frame[13] = ethertype;
+      const n = fill(frame.subarray(ETHERNET_HEADER_LENGTH));
+      if (!(n >= 0 && n <= this.mtu)) throw new NetError("invalid-length", `Ethernet payload of ${n} bytes does not fit the MTU ${this.mtu}`);
+      this.net.write(frame.subarray(0, ETHERNET_HEADER_LENGTH + n));
+    } finally {
+      if (frame === this.txBuffer) this.txBusy = false;
+    }
+  }
+
+  listen(ethertype: number, handler: Handler): void {
+    this.handlers.set(ethertype, handler);
+  }
+
+  input(frame: Uint8Array): void {
+    if (frame.length < ETHERNET_HEADER_LENGTH) return this.drops.add("truncated");
+    // Ours, broadcast, or multicast (group bit); a promiscuous link may hand us anything.
+    const mine = this.mac;
+    if (!(frame[0]! & 1) && !(frame[0] === mine[0] && frame[1] === mine[1] && frame[2] === mine[2] && frame[3] === mine[3] && frame[4] === mine[4] && frame[5] === mine[5])) {
+      return this.drops.add("not-for-us");
+    }
+    const ethertype = (frame[12]! << 8) | frame[13]!;
+    const handler = this.handlers.get(ethertype);
+    if (handler === undefined) return this.drops.add(ethertype < 0x600 ? "not-ethernet-ii" : "unknown-ethertype");
+    try {
+      handler(frame.subarray(6, 12), frame.subarray(ETHERNET_HEADER_LENGTH), frame.subarray(0, 6));
+    } catch (e) {
+      this.drops.add("handler-error");
+      log.error(() => `handler of ethertype 0x${ethertype.toString(16)} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    this.closed = true;
+    this.handlers.clear();
+  }
+}

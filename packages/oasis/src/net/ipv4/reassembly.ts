@@ -1,0 +1,151 @@
+// IPv4 reassembly (RFC 791, RFC 815 hole filling) with hard bounds: fragments per datagram,
+// datagram size, time from first to last fragment, overlap rejection (overlaps are how
+// fragment attacks hide headers), and a global memory cap that evicts the oldest datagram.
+import { Counters } from "../wire/error.ts";
+import type { Ipv4Parsed } from "../wire/ipv4.ts";
+import { IPV4_MAX_DATAGRAM } from "../wire/ipv4.ts";
+import type { Clock } from "../stack/clock.ts";
+
+export interface ReassemblyOptions {
+  /** Fragments kept per datagram (default 16). */
+  maxFragments?: number;
+  /** First to last fragment (default 10 s). */
+  timeoutMs?: number;
+  /** Bytes held across all datagrams being reassembled (default 256 KiB). */
+  memoryLimit?: number;
+}
+
+interface Fragment {
+  offset: number;
+  end: number;
+  data: Uint8Array;
+}
+
+interface Partial {
+  key: string;
+  fragments: Fragment[];
+  /** Known once the last fragment (MF clear) arrived. */
+  totalLength: number;
+  bytes: number;
+  /** Header of the first fragment (offset 0): used for the reassembled datagram. */
+  header: Uint8Array | null;
+  cancel: () => void;
+}
+
+export interface Reassembled {
+  /** Header of the first fragment followed by the whole payload. */
+  datagram: Uint8Array;
+  headerLength: number;
+}
+
+export class Reassembler {
+  private readonly partials = new Map<string, Partial>();
+  private memory = 0;
+  private readonly maxFragments: number;
+  private readonly timeoutMs: number;
+  private readonly memoryLimit: number;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly counters: Counters,
+    options: ReassemblyOptions = {},
+  ) {
+    this.maxFragments = options.maxFragments ?? 16;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.memoryLimit = options.memoryLimit ?? 256 * 1024;
+  }
+
+  /** Bytes currently held. */
+  get heldBytes(): number {
+    return this.memory;
+  }
+  get pendingDatagrams(): number {
+    return this.partials.size;
+  }
+
+  /** Adds one fragment (`packet` is the whole IP packet); returns the datagram once complete. */
+  add(p: Ipv4Parsed, packet: Uint8Array): Reassembled | null {
+    const len = p.payloadLength;
+    if (p.moreFragments && (len === 0 || len % 8 !== 0)) {
+      this.counters.add("bad-fragment-length");
+      return null;
+    }
+    const key = `${p.src}/${p.dst}/${p.protocol}/${p.id}`;
+    let d = this.partials.get(key);
+    if (!d) {
+      const fresh: Partial = { key, fragments: [], totalLength: -1, bytes: 0, header: null, cancel: () => {} };
+      fresh.cancel = this.clock.setTimer(this.timeoutMs, () => {
+        if (this.partials.get(key) === fresh) {
+          this.drop(fresh);
+          this.counters.add("reassembly-timeout");
+        }
+      });
+      this.partials.set(key, fresh);
+      d = fresh;
+    }
+    const start = p.fragmentOffset;
+    const end = start + len;
+    if (!p.moreFragments) {
+      if ((d.totalLength >= 0 && d.totalLength !== end) || d.fragments.some((f) => f.end > end)) return this.reject(d, "inconsistent-length");
+      d.totalLength = end;
+    } else if (d.totalLength >= 0 && end > d.totalLength) return this.reject(d, "inconsistent-length");
+    // Insert in order of offset; any partial overlap poisons the whole datagram.
+    let i = 0;
+    while (i < d.fragments.length && d.fragments[i]!.offset < start) i++;
+    const prev = d.fragments[i - 1];
+    const next = d.fragments[i];
+    if (next && next.offset === start && next.end === end) {
+      this.counters.add("duplicate-fragment");
+      return null;
+    }
+    if ((prev && prev.end > start) || (next && next.offset < end)) return this.reject(d, "overlap");
+    if (d.fragments.length >= this.maxFragments) return this.reject(d, "too-many-fragments");
+    if (end + p.headerLength > IPV4_MAX_DATAGRAM) return this.reject(d, "too-large");
+    d.fragments.splice(i, 0, { offset: start, end, data: p.payload.slice() });
+    d.bytes += len;
+    this.memory += len;
+    if (start === 0) {
+      d.header = packet.slice(0, p.headerLength);
+      this.memory += p.headerLength;
+    }
+    // Keep the newest datagram: evict the oldest others until under the cap.
+    while (this.memory > this.memoryLimit && this.partials.size > 0) {
+      const oldest = this.partials.values().next().value!;
+      this.drop(oldest);
+      this.counters.add("reassembly-evicted");
+      if (oldest === d) return null;
+    }
+    if (d.totalLength < 0 || d.header === null || d.bytes !== d.totalLength) return null;
+    // No overlaps and the byte count equals the length: the fragments tile [0, total) exactly.
+    const headerLength = d.header.length;
+    const out = new Uint8Array(headerLength + d.totalLength);
+    out.set(d.header);
+    for (const f of d.fragments) out.set(f.data, headerLength + f.offset);
+    // Fix up the header so it describes the whole datagram (no fragment fields, new length).
+    const total = headerLength + d.totalLength;
+    out[2] = total >>> 8;
+    out[3] = total;
+    out[6] &= 0x40; // keep DF, clear MF and offset
+    out[7] = 0;
+    this.drop(d);
+    this.counters.add("reassembled");
+    return { datagram: out, headerLength };
+  }
+
+  clear(): void {
+    for (const d of [...this.partials.values()]) this.drop(d);
+  }
+
+  private reject(d: Partial, reason: string): null {
+    this.drop(d);
+    this.counters.add(reason);
+    return null;
+  }
+
+  private drop(d: Partial): void {
+    if (this.partials.get(d.key) !== d) return;
+    this.partials.delete(d.key);
+    d.cancel();
+    this.memory -= d.bytes + (d.header?.length ?? 0);
+  }
+}

@@ -1,0 +1,63 @@
+// One Ip for both families: dispatches on the address family. With no IPv6 layer, IPv6
+// destinations get IpError("no-route").
+import type { Ip, IpHandler, IpWriteOptions, Prefix } from "../../devices/ip.ts";
+import { IpError } from "../../devices/errors.ts";
+
+type WithErrors = Ip & { sendPortUnreachable?: () => void };
+
+export class Ipv4v6Layer implements Ip {
+  readonly family = "ipv4v6" as const;
+  private lastFromV6 = false;
+
+  constructor(
+    private readonly v4: WithErrors,
+    private readonly v6: WithErrors | null = null,
+  ) {}
+
+  private pick(addr: string): WithErrors {
+    if (!addr.includes(":")) return this.v4;
+    if (this.v6) return this.v6;
+    throw new IpError("no-route", `no route to ${addr}: IPv6 is not configured in this stack (IPv4 only)`);
+  }
+
+  listen(proto: number, handler: IpHandler): void {
+    this.v4.listen(proto, (src, dst, payload) => {
+      this.lastFromV6 = false;
+      handler(src, dst, payload);
+    });
+    this.v6?.listen(proto, (src, dst, payload) => {
+      this.lastFromV6 = true;
+      handler(src, dst, payload);
+    });
+  }
+
+  write(dst: string, proto: number, payload: Uint8Array | readonly Uint8Array[], options?: IpWriteOptions): void {
+    this.pick(dst).write(dst, proto, payload, options);
+  }
+
+  pseudoheaderSum(src: string, dst: string, proto: number, length: number): number {
+    return this.pick(dst).pseudoheaderSum(src, dst, proto, length);
+  }
+
+  source(dst: string): string {
+    return this.pick(dst).source(dst);
+  }
+
+  configuredAddresses(): Prefix[] {
+    return [...this.v4.configuredAddresses(), ...(this.v6?.configuredAddresses() ?? [])];
+  }
+
+  mtu(dst: string): number {
+    return this.pick(dst).mtu(dst);
+  }
+
+  /** For UDP: reports the datagram being dispatched, on whichever family it came. */
+  sendPortUnreachable(): void {
+    (this.lastFromV6 ? this.v6 : this.v4)?.sendPortUnreachable?.();
+  }
+
+  async disconnect(): Promise<void> {
+    await this.v4.disconnect();
+    await this.v6?.disconnect();
+  }
+}

@@ -1,0 +1,88 @@
+// UDP over any Ip: per-port listeners, checksums with the pseudo-header, ephemeral source ports,
+// and ICMP port unreachable for datagrams to closed ports (when the IP layer can send it).
+import type { Datagram, Udp } from "../../devices/udp.ts";
+import type { Ip } from "../../devices/ip.ts";
+import { PROTO_UDP } from "../../devices/ip.ts";
+import { source } from "oasis/logs";
+import { randomInt } from "oasis/random";
+import { Counters, WireError } from "../wire/error.ts";
+import { emitUdpHeader, parseUdp, UDP_HEADER_LENGTH } from "../wire/udp.ts";
+
+const log = source("udp", "UDP");
+
+const EPHEMERAL_FIRST = 49152;
+const EPHEMERAL_COUNT = 65536 - EPHEMERAL_FIRST;
+const DONE: Promise<void> = Promise.resolve();
+
+/** An Ip that can also report closed ports (our IPv4 layer and the v4v6 wrapper do). */
+type IpWithErrors = Ip & { sendPortUnreachable?: () => void };
+
+export class UdpLayer implements Udp {
+  readonly counters = new Counters();
+  private readonly handlers: Array<((d: Datagram) => void) | undefined> = new Array(65536).fill(undefined);
+  private readonly header = new Uint8Array(UDP_HEADER_LENGTH);
+  private readonly chunks: Uint8Array[] = [this.header, this.header];
+
+  constructor(private readonly ip: IpWithErrors) {
+    ip.listen(PROTO_UDP, (src, dst, payload) => this.input(src, dst, payload));
+  }
+
+  listen(port: number, handler: (datagram: Datagram) => void): void {
+    checkPort(port, "listen");
+    this.handlers[port] = handler;
+  }
+
+  unlisten(port: number): void {
+    checkPort(port, "unlisten");
+    this.handlers[port] = undefined;
+  }
+
+  write(dst: string, dstPort: number, data: Uint8Array, options?: { src?: string; srcPort?: number; ttl?: number }): Promise<void> {
+    try {
+      checkPort(dstPort, "write (destination port)");
+      const srcPort = options?.srcPort ?? this.ephemeralPort();
+      checkPort(srcPort, "write (source port)");
+      const length = UDP_HEADER_LENGTH + data.length;
+      if (length > 0xffff) throw new RangeError(`UDP datagram of ${data.length} bytes exceeds the 65507-byte maximum`);
+      const src = options?.src ?? this.ip.source(dst);
+      emitUdpHeader(this.header, 0, srcPort, dstPort, data, this.ip.pseudoheaderSum(src, dst, PROTO_UDP, length));
+      this.chunks[1] = data;
+      this.ip.write(dst, PROTO_UDP, this.chunks, options?.src !== undefined || options?.ttl !== undefined ? { src, ttl: options?.ttl } : undefined);
+      return DONE;
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      this.chunks[1] = this.header;
+    }
+  }
+
+  input(src: string, dst: string, payload: Uint8Array): void {
+    const r = parseUdp(payload, src.includes(":") ? null : this.ip.pseudoheaderSum(src, dst, PROTO_UDP, payload.length >= 6 ? (payload[4]! << 8) | payload[5]! : 0));
+    if (r instanceof WireError) return this.counters.add(r.reason);
+    const h = this.handlers[r.dstPort];
+    if (h === undefined) {
+      this.counters.add("closed-port");
+      this.ip.sendPortUnreachable?.();
+      return;
+    }
+    try {
+      // A fresh object: handlers may keep the addresses after returning (only `data` is borrowed).
+      h({ src, dst, srcPort: r.srcPort, dstPort: r.dstPort, data: r.payload });
+    } catch (e) {
+      this.counters.add("handler-error");
+      log.error(() => `listener on port ${r.dstPort} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
+  }
+
+  private ephemeralPort(): number {
+    for (let i = 0; i < 8; i++) {
+      const p = EPHEMERAL_FIRST + randomInt(EPHEMERAL_COUNT);
+      if (this.handlers[p] === undefined) return p;
+    }
+    return EPHEMERAL_FIRST + randomInt(EPHEMERAL_COUNT);
+  }
+}
+
+function checkPort(port: number, what: string): void {
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new RangeError(`UDP ${what}: port must be an integer 0..65535, got ${port}`);
+}
