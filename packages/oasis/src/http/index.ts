@@ -6,3 +6,4 @@ export { HttpBody } from "./body.ts";
 export { HttpError } from "./errors.ts";
 export { HttpConnection, ClientResponse, fetchOver, type ClientRequest, type FetchedResponse } from "./client.ts";
 export { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./parse.ts";
+export { staticFiles, keyForPath, contentTypeOf, CONTENT_TYPES, type StaticOptions } from "./static.ts";

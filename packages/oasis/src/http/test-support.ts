@@ -24,11 +24,13 @@ export async function rawExchange(port: number, data: string | Uint8Array, optio
   socket.on("data", (c: Buffer) => parts.push(c));
   socket.write(data);
   if (options.end) socket.end();
+  let timer: NodeJS.Timeout | undefined;
   const closed = await Promise.race([
     once(socket, "end").then(() => true),
     once(socket, "close").then(() => true),
-    new Promise<boolean>((r) => setTimeout(() => r(false), options.waitMs ?? 5000)),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), options.waitMs ?? 5000))),
   ]);
+  clearTimeout(timer);
   socket.destroy();
   return { text: Buffer.concat(parts).toString("latin1"), closed };
 }

@@ -1,0 +1,152 @@
+// Static files from any read-only KV store (crunch, direct, tar, FAT): content types, strong
+// ETags from the store's digests (304 on If-None-Match), index.html for directories, HEAD, and
+// paths that cannot leave the store however they are encoded.
+import { source } from "oasis/logs";
+import { KvError } from "../devices/errors.ts";
+import type { KvRo } from "../devices/kv.ts";
+import { HttpResponse } from "./message.ts";
+import type { Handler } from "./server.ts";
+import type { HttpRequest } from "./message.ts";
+
+const log = source("http-static", "Static files over HTTP");
+
+export const CONTENT_TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  htm: "text/html; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  json: "application/json",
+  map: "application/json",
+  txt: "text/plain; charset=utf-8",
+  md: "text/markdown; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+  xml: "application/xml",
+  svg: "image/svg+xml",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  avif: "image/avif",
+  ico: "image/x-icon",
+  woff: "font/woff",
+  woff2: "font/woff2",
+  ttf: "font/ttf",
+  otf: "font/otf",
+  pdf: "application/pdf",
+  wasm: "application/wasm",
+  zip: "application/zip",
+  gz: "application/gzip",
+  tar: "application/x-tar",
+  mp3: "audio/mpeg",
+  mp4: "video/mp4",
+  webm: "video/webm",
+  webmanifest: "application/manifest+json",
+};
+
+export function contentTypeOf(key: string): string {
+  const dot = key.lastIndexOf(".");
+  const slash = key.lastIndexOf("/");
+  if (dot <= slash + 1) return "application/octet-stream";
+  return CONTENT_TYPES[key.slice(dot + 1).toLowerCase()] ?? "application/octet-stream";
+}
+
+export interface StaticOptions {
+  /** File served for a directory. Default "index.html". */
+  index?: string;
+  /** Cache-Control of successful answers. Default "no-cache" (always revalidate with the ETag). */
+  cacheControl?: string;
+  /** Files larger than this are streamed in pieces instead of read whole. Default 1 MiB. */
+  streamAbove?: number;
+}
+
+/**
+ * The store key for a request path, or null when the path is not acceptable: every segment is
+ * percent-decoded once, and ".", "..", empty-after-decoding, "/", "\" or NUL inside a segment
+ * are refused, so no spelling of a path reaches outside the store.
+ */
+export function keyForPath(path: string): { key: string; directory: boolean } | null {
+  if (!path.startsWith("/")) return null;
+  const raw = path.slice(1).split("/");
+  const directory = raw.length > 0 && raw[raw.length - 1] === "";
+  const segments: string[] = [];
+  for (const [i, r] of raw.entries()) {
+    if (r === "") {
+      if (i === raw.length - 1) break; // trailing slash
+      return null; // "//" could hide a segment from a front proxy's rules
+    }
+    let s: string;
+    try {
+      s = decodeURIComponent(r);
+    } catch {
+      return null;
+    }
+    if (s === "" || s === "." || s === ".." || /[/\\\0]/.test(s)) return null;
+    segments.push(s);
+  }
+  return { key: `/${segments.join("/")}`, directory };
+}
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+function etagMatches(header: string, etag: string): boolean {
+  for (const part of header.split(",")) {
+    const t = part.trim();
+    if (t === "*" || t === etag || t === `W/${etag}`) return true;
+  }
+  return false;
+}
+
+/** A handler serving the files of `kv`. */
+export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
+  const index = options.index ?? "index.html";
+  const cacheControl = options.cacheControl ?? "no-cache";
+  const streamAbove = options.streamAbove ?? 1024 * 1024;
+
+  const notFound = () => HttpResponse.text("404 Not Found\n", { status: 404 });
+
+  return async (req: HttpRequest) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return HttpResponse.text("405 Method Not Allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    const target = keyForPath(req.path);
+    if (!target) return HttpResponse.text("400 Bad Request: invalid path\n", { status: 400 });
+    let key = target.key;
+    try {
+      const kind = await kv.exists(key);
+      if (kind === null) return notFound();
+      if (kind === "dictionary") {
+        if (!target.directory) {
+          // Relative links in the index need the trailing slash.
+          return new HttpResponse(null, { status: 301, headers: { location: `${req.path}/${req.query ? `?${req.query}` : ""}` } });
+        }
+        key = key === "/" ? `/${index}` : `${key}/${index}`;
+        if ((await kv.exists(key)) !== "value") return notFound();
+      } else if (target.directory) {
+        return notFound(); // "/file.txt/" is not a directory
+      }
+      const etag = `"${hex(await kv.digest(key))}"`;
+      const headers: Record<string, string> = { etag, "cache-control": cacheControl, "content-type": contentTypeOf(key) };
+      const inm = req.headers.get("if-none-match");
+      if (inm !== null && etagMatches(inm, etag)) return new HttpResponse(null, { status: 304, headers: { etag, "cache-control": cacheControl } });
+      const size = await kv.size(key);
+      if (req.method === "HEAD") return new HttpResponse(null, { headers: { ...headers, "content-length": String(size) } });
+      if (size <= streamAbove) return new HttpResponse(await kv.get(key), { headers });
+      return new HttpResponse(pieces(kv, key, size), { headers: { ...headers, "content-length": String(size) } });
+    } catch (e) {
+      if (e instanceof KvError && (e.code === "not-found" || e.code === "invalid-key" || e.code === "value-expected" || e.code === "dictionary-expected")) return notFound();
+      log.error(`GET ${key}: ${e instanceof Error ? e.message : String(e)}`);
+      return HttpResponse.text("500 Internal Server Error\n", { status: 500 });
+    }
+  };
+}
+
+async function* pieces(kv: KvRo, key: string, size: number): AsyncGenerator<Uint8Array> {
+  const piece = 256 * 1024;
+  for (let off = 0; off < size; off += piece) {
+    const chunk = await kv.getPartial(key, off, Math.min(piece, size - off));
+    if (chunk.length === 0) throw new Error(`${key} became shorter while it was being sent`);
+    yield chunk;
+  }
+}
