@@ -1,0 +1,194 @@
+// TCP against the Linux kernel stack in a network namespace (socat, curl-free raw tools, python).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { netnsUnavailable, withNetns } from "../../../../../test/support/netns.ts";
+import type { TcpFlow } from "../../devices/tcp.ts";
+import { withFaults } from "oasis/net/phy";
+import { createTcp } from "./index.ts";
+import { KernelLinkIpv4 } from "./kernel-link.ts";
+import { pattern } from "./test-support.ts";
+
+const skip = netnsUnavailable();
+const OURS = "192.0.2.2";
+const KERNEL = "192.0.2.1";
+
+function sha(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+test("receives 4 MB byte-exact from the kernel (socat) and sends it back", { skip, timeout: 120_000 }, () =>
+  withNetns(
+    async (ns) => {
+      const tap = ns.openTap();
+      const tcp = createTcp(new KernelLinkIpv4(tap, OURS));
+      let received = 0;
+      const hash = createHash("sha256");
+      tcp.listen(8080, async (flow: TcpFlow) => {
+        for (;;) {
+          const c = await flow.read();
+          if (c === null) break;
+          received += c.length;
+          hash.update(c);
+          await flow.write(c);
+        }
+        await flow.close();
+      });
+      const r = await ns.exec("sh", [
+        "-c",
+        "f=$(mktemp); g=$(mktemp); head -c 4000000 /dev/urandom > $f; socat -t 30 -T 60 STDIO TCP:192.0.2.2:8080 > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g",
+      ]);
+      const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
+      assert.equal(received, 4_000_000);
+      assert.equal(hash.digest("hex"), sent);
+      assert.equal(echoed, sent);
+      await waitEmpty(tcp);
+      await tap.disconnect();
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 110_000 },
+  ),
+);
+
+test("exchanges 4 MB byte-exact with the kernel through loss, reordering, duplication and corruption", { skip, timeout: 120_000 }, () =>
+  withNetns(
+    async (ns) => {
+      const tap = ns.openTap();
+      const faulty = withFaults(tap, { seed: 5, loss: 0.03, reorder: 0.03, duplicate: 0.01, corrupt: 0.005 });
+      const tcp = createTcp(new KernelLinkIpv4(faulty, OURS, { address: KERNEL, mac: Uint8Array.from((await ns.kernelMac()).split(":").map((h) => parseInt(h, 16))) }));
+      const hash = createHash("sha256");
+      tcp.listen(8080, async (flow: TcpFlow) => {
+        for (;;) {
+          const c = await flow.read();
+          if (c === null) break;
+          hash.update(c);
+          await flow.write(c);
+        }
+        await flow.close();
+      });
+      const r = await ns.exec("sh", [
+        "-c",
+        "f=$(mktemp); g=$(mktemp); head -c 4000000 /dev/urandom > $f; socat -t 30 -T 60 STDIO TCP:192.0.2.2:8080 > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g",
+      ], { timeoutMs: 100_000 });
+      const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
+      assert.equal(hash.digest("hex"), sent);
+      assert.equal(echoed, sent);
+      const s = tcp.stats();
+      assert.ok(s.retransmits > 0 && (s.drops["bad-checksum"] ?? 0) > 0, JSON.stringify(s));
+      await waitEmpty(tcp);
+      await tap.disconnect();
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 110_000 },
+  ),
+);
+
+test("sends 4 MB byte-exact to a kernel receiver that reads slowly", { skip, timeout: 120_000 }, () =>
+  withNetns(
+    async (ns) => {
+      const tap = ns.openTap();
+      const tcp = createTcp(new KernelLinkIpv4(tap, OURS));
+      // A small receive buffer and a reader pausing between reads: the window closes and reopens.
+      const reader = ns.spawn("python3", [
+        "-c",
+        [
+          "import socket,hashlib,time",
+          "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)",
+          "s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,8192)",
+          "s.bind(('192.0.2.1',9000)); s.listen(1); print('ready',flush=True)",
+          "c,_=s.accept(); h=hashlib.sha256(); n=0; i=0",
+          "while True:",
+          "  d=c.recv(65536)",
+          "  if not d: break",
+          "  h.update(d); n+=len(d); i+=1",
+          "  if i<40: time.sleep(0.02)",
+          "print('got',n,h.hexdigest(),flush=True)",
+        ].join("\n"),
+      ]);
+      await reader.waitFor(/ready/);
+      const data = pattern(4_000_000, 99);
+      const flow = await tcp.connect(KERNEL, 9000);
+      await flow.write(data);
+      await flow.close();
+      const m = await reader.waitFor(/got (\d+) ([0-9a-f]+)/, 60_000);
+      assert.equal(Number(m[1]), data.length);
+      assert.equal(m[2], sha(data));
+      await waitEmpty(tcp);
+      await tap.disconnect();
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 110_000 },
+  ),
+);
+
+test("serves 10 000 kernel connections closed by FIN, RST and both sides, leaving the table empty", { skip, timeout: 300_000 }, () =>
+  withNetns(
+    async (ns) => {
+      const tap = ns.openTap();
+      const tcp = createTcp(new KernelLinkIpv4(tap, OURS), { mslMs: 100 });
+      let served = 0;
+      tcp.listen(
+        7,
+        async (flow: TcpFlow) => {
+          const req = await flow.read().catch(() => null);
+          if (req === null) return flow.close();
+          await flow.write(req).catch(() => {});
+          // Mode 0: we close first. 1: the kernel resets. 2: the kernel closes first.
+          if (req[0] === 0x30) await flow.close();
+          else {
+            await flow.read().catch(() => null);
+            await flow.close().catch(() => {});
+          }
+          served++;
+        },
+        { backlog: 1024 },
+      );
+      const count = Number(process.env.OASIS_TCP_KERNEL_CONNECTIONS ?? 10_000);
+      const r = await ns.exec(
+        "python3",
+        [
+          "-c",
+          [
+            "import asyncio,socket,struct,sys",
+            `N=${count}`,
+            "async def one(i):",
+            "  mode=i%3",
+            "  r,w=await asyncio.open_connection('192.0.2.2',7)",
+            "  w.write(str(mode).encode()+b'x'*10); await w.drain()",
+            "  d=await r.readexactly(11)",
+            "  s=w.get_extra_info('socket')",
+            "  if mode==0:",
+            "    assert await r.read()==b''",
+            "    w.close()",
+            "  elif mode==1:",
+            "    s.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,0)); w.close()",
+            "  else:",
+            "    w.close()",
+            "  await w.wait_closed()",
+            "async def main():",
+            "  sem=asyncio.Semaphore(64); ok=0",
+            "  async def run(i):",
+            "    nonlocal ok",
+            "    async with sem:",
+            "      await one(i); ok+=1",
+            "  await asyncio.gather(*(run(i) for i in range(N)))",
+            "  print('done',ok)",
+            "asyncio.run(main())",
+          ].join("\n"),
+        ],
+        { timeoutMs: 240_000 },
+      );
+      assert.match(r.stdout, new RegExp(`done ${count}`));
+      await waitEmpty(tcp, 20_000);
+      assert.ok(served >= count * 0.99, `served ${served}`);
+      assert.ok(tcp.stats().resetsReceived >= Math.floor(count / 3) * 0.99, `resets received ${tcp.stats().resetsReceived}`);
+      await tap.disconnect();
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 290_000 },
+  ),
+);
+
+async function waitEmpty(tcp: ReturnType<typeof createTcp>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (tcp.stats().connectionCount > 0) {
+    if (Date.now() > end) assert.fail(`connections left: ${JSON.stringify(tcp.stats().connections)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
