@@ -214,6 +214,37 @@ describe("GPT: writing", () => {
     assert.match(attrs.stdout, /2:60:1 \(read-only\)/);
   });
 
+  it("on 4096-byte sectors: reads what fdisk -b 4096 writes, and fdisk lists and verifies what we write", async () => {
+    const columns = ["-o", "Device,Start,Sectors,Type-UUID,UUID,Name"];
+    const fdiskList = async (path: string) => {
+      const r = await run("fdisk", ["-b", "4096", "-l", ...columns, path]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith(path))
+        .map((l) => {
+          const [, start, size, type, uuid, name] = l.split(/\s+/);
+          return { start: Number(start), size: Number(size), type: type!, uuid: uuid!, name: name ?? "" };
+        });
+    };
+    const theirs = await images.image(16 * MiB);
+    const script = "g\nn\n1\n\n+2M\nn\n2\n\n+3M\nx\nn\n2\nsecond\nr\nw\n";
+    assert.equal((await run("fdisk", ["-b", "4096", theirs], script)).code, 0);
+    const expected = await fdiskList(theirs);
+    assert.equal(expected.length, 2);
+    const a = await openFile(theirs, { sectorSize: 4096, readOnly: true });
+    assert.deepEqual(comparable((await readGpt(a)).list().map((p) => ({ start: p.start, size: p.sizeSectors, type: p.type, uuid: p.guid, name: p.name }))), comparable(expected));
+    await a.disconnect();
+
+    const ours = await images.image(16 * MiB);
+    const b = await openFile(ours, { sectorSize: 4096 });
+    const written = await writeGpt(b, [{ name: "alpha", sizeSectors: 512 }, { name: "beta", type: "efi" }]);
+    await b.disconnect();
+    assert.deepEqual(comparable(await fdiskList(ours)), comparable(written.list().map((p) => ({ start: p.start, size: p.sizeSectors, type: p.type, uuid: p.guid, name: p.name }))));
+    const verify = await run("fdisk", ["-b", "4096", ours], "v\nq\n");
+    assert.match(verify.stdout, /No errors detected/);
+  });
+
   it("round-trips on 4096-byte sectors (4 sectors of entries)", async () => {
     const disk = new Ramdisk({ sizeSectors: 4096, sectorSize: 4096 });
     const t = await writeGpt(disk, [{ name: "x", sizeSectors: 1000 }, { name: "y" }]);
