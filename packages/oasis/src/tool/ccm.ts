@@ -80,6 +80,9 @@ async function convert(direction: "enc" | "dec", o: ConvertOptions): Promise<voi
       await target.disconnect();
     }
     await rename(partial, output);
+    const outSectors = direction === "enc" ? 2 * sizeSectors : sizeSectors;
+    const inSectors = direction === "enc" ? sizeSectors : 2 * sizeSectors;
+    process.stdout.write(`${direction === "enc" ? "Encrypted" : "Decrypted"} ${o.input} (${inSectors} sectors) into ${o.output} (${outSectors} sectors of ${sectorSize} bytes)\n`);
   } catch (e) {
     await rm(partial, { force: true });
     if (e instanceof ToolError) throw e;
