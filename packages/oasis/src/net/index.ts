@@ -1,0 +1,108 @@
+// oasis/net: Oasis's own network stack (Ethernet, ARP, IPv4, ICMPv4, UDP, DHCP client) and the
+// device modules the generated main connects.
+import type { Arp } from "../devices/arp.ts";
+import type { Ethernet } from "../devices/ethernet.ts";
+import type { Ip, Ipv4, Ipv6 } from "../devices/ip.ts";
+import type { Net } from "../devices/net.ts";
+import type { Stack } from "../devices/stack.ts";
+import type { Tcp } from "../devices/tcp.ts";
+import type { Udp } from "../devices/udp.ts";
+import { runtimeArg } from "../runtime/args.ts";
+import { argName, defineDevice } from "../runtime/device.ts";
+import { parseIpv4Address, parseIpv4Cidr } from "./wire/address.ts";
+import { EthernetLayer } from "./ethernet/ethernet.ts";
+import { ArpLayer } from "./arp/arp.ts";
+import { Ipv4Layer } from "./ipv4/ipv4.ts";
+import { UdpLayer } from "./udp/udp.ts";
+import { Ipv4v6Layer } from "./stack/ipv4v6.ts";
+import { DirectStack, noTcp } from "./stack/direct.ts";
+
+export { EthernetLayer } from "./ethernet/ethernet.ts";
+export { ArpLayer, type ArpOptions } from "./arp/arp.ts";
+export { Ipv4Layer, type Ipv4Options } from "./ipv4/ipv4.ts";
+export { Reassembler, type ReassemblyOptions } from "./ipv4/reassembly.ts";
+export { Icmpv4Layer, type IcmpOptions } from "./icmp/icmpv4.ts";
+export { UdpLayer } from "./udp/udp.ts";
+export { Ipv4v6Layer } from "./stack/ipv4v6.ts";
+export { DirectStack, ipv4Stack, noTcp, type Ipv4StackLayers } from "./stack/direct.ts";
+export { systemClock, ManualClock, type Clock } from "./stack/clock.ts";
+export { DhcpClient, type DhcpClientOptions, type DhcpState, type Lease } from "./dhcp/client.ts";
+export { dhcpIpv4Device } from "./dhcp/device.ts";
+export { formatMac, parseMac, formatIpv4Address, parseIpv4Address, parseIpv4Cidr } from "./wire/address.ts";
+export { Counters, WireError } from "./wire/error.ts";
+
+export const ethernetDevice = defineDevice({
+  declare() {
+    return async ({ net }: { net: Net }): Promise<Ethernet> => new EthernetLayer(net);
+  },
+});
+
+export const arpDevice = defineDevice({
+  declare() {
+    return async ({ ethernet }: { ethernet: Ethernet }): Promise<Arp> => new ArpLayer(ethernet);
+  },
+});
+
+function checkedCidr(text: string): string {
+  parseIpv4Cidr(text);
+  return text;
+}
+
+function checkedAddress(text: string): string {
+  if (parseIpv4Address(text) === null) throw new Error(`'${text}' is not an IPv4 address`);
+  return text;
+}
+
+/** Static IPv4: --ipv4=CIDR and --ipv4-gateway=IP (under the device's group). */
+export const ipv4Device = defineDevice({
+  declare(options: { cidr: string | null; gateway: string | null }, ctx) {
+    const cidr = runtimeArg.custom({
+      name: argName(ctx, "ipv4"),
+      doc: "IPv4 address and prefix of this unikernel",
+      docv: "CIDR",
+      section: "network",
+      expected: "an IPv4 address with prefix length, like 192.0.2.2/24",
+      default: options.cidr ?? "10.0.0.2/24",
+      parse: checkedCidr,
+      format: (v: string) => v,
+    });
+    const gateway = runtimeArg.custom({
+      name: argName(ctx, "ipv4-gateway"),
+      doc: "IPv4 default gateway (must be inside the --ipv4 network)",
+      docv: "IP",
+      section: "network",
+      expected: "an IPv4 address like 192.0.2.1",
+      ...(options.gateway ? { default: options.gateway } : {}),
+      parse: checkedAddress,
+      format: (v: string) => v,
+    });
+    return async ({ ethernet, arp }: { ethernet: Ethernet; arp: Arp }): Promise<Ipv4> => {
+      if (!(arp instanceof ArpLayer)) throw new Error("the IPv4 device needs Oasis's ARP layer (arpDevice) as its 'arp' dependency");
+      // RangeError from configure names the bad flag value and what is expected.
+      return new Ipv4Layer(ethernet, arp, { cidr: cidr(), gateway: gateway() ?? null });
+    };
+  },
+});
+
+/** Both families behind one Ip; IPv6 is optional (absent: v6 destinations have no route). */
+export const ipv4v6Device = defineDevice({
+  declare() {
+    return async ({ ipv4, ipv6 }: { ipv4: Ipv4; ipv6?: Ipv6 }): Promise<Ip> => new Ipv4v6Layer(ipv4, ipv6 ?? null);
+  },
+});
+
+export const udpDevice = defineDevice({
+  declare() {
+    return async ({ ip }: { ip: Ip }): Promise<Udp> => new UdpLayer(ip);
+  },
+});
+
+export const directStackDevice = defineDevice({
+  declare() {
+    return async ({ net, ethernet, arp, ip, udp, tcp }: { net: Net; ethernet: Ethernet; arp: Arp; ip: Ip; udp: Udp; tcp?: Tcp }): Promise<Stack> => {
+      // No exit hook here: the DHCP release (registered earlier) must still find the link up,
+      // and the network device closes itself last.
+      return new DirectStack(net, ethernet, arp, ip, udp, tcp ?? noTcp);
+    };
+  },
+});
