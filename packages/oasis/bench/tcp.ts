@@ -1,0 +1,112 @@
+// bench:tcp — Oasis TCP throughput against the Linux kernel over a TAP in a network namespace,
+// next to the raw kernel → TAP → JS ceiling measured in the same run. Prints a table with ratios.
+//
+//   npm run bench:tcp                 (MB=200 for a longer run)
+import { spawnSync } from "node:child_process";
+import { netnsUnavailable, withNetns, type Netns } from "../../../test/support/netns.ts";
+import { measureTapRx } from "../../../test/support/tap-ceiling.ts";
+import type { TcpFlow } from "../src/devices/tcp.ts";
+import { createTcp } from "../src/net/tcp/index.ts";
+import { KernelLinkIpv4 } from "../src/net/tcp/kernel-link.ts";
+
+const OURS = "192.0.2.2";
+const KERNEL = "192.0.2.1";
+
+interface Row {
+  name: string;
+  bytes: number;
+  seconds: number;
+  cpuSeconds: number;
+  note: string;
+}
+
+async function kernelMac(ns: Netns): Promise<Uint8Array> {
+  return Uint8Array.from((await ns.kernelMac()).split(":").map((h) => parseInt(h, 16)));
+}
+
+/** The kernel sends `bytes` to an Oasis sink. */
+async function oasisReceive(ns: Netns, bytes: number): Promise<Row> {
+  const tap = ns.openTap();
+  const tcp = createTcp(new KernelLinkIpv4(tap, OURS, { address: KERNEL, mac: await kernelMac(ns) }));
+  let got = 0;
+  let start = 0n;
+  let end = 0n;
+  let cpu0 = process.cpuUsage();
+  const done = new Promise<void>((resolve) => {
+    tcp.listen(5001, async (flow: TcpFlow) => {
+      for (;;) {
+        const c = await flow.read();
+        if (c === null) break;
+        if (got === 0) {
+          start = process.hrtime.bigint();
+          cpu0 = process.cpuUsage();
+        }
+        got += c.length;
+      }
+      end = process.hrtime.bigint();
+      await flow.close();
+      resolve();
+    });
+  });
+  await ns.exec("sh", ["-c", `head -c ${bytes} /dev/zero | socat -u - TCP:${OURS}:5001`], { timeoutMs: 300_000 });
+  await done;
+  const cpu = process.cpuUsage(cpu0);
+  await tap.disconnect();
+  const s = tcp.stats();
+  return { name: "kernel → Oasis (Oasis receives)", bytes: got, seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.segmentsIn} segments in, ${s.segmentsOut} out` };
+}
+
+/** Oasis sends `bytes` to a kernel sink. */
+async function oasisSend(ns: Netns, bytes: number): Promise<Row> {
+  const sink = ns.spawn("sh", ["-c", `socat -u TCP-LISTEN:5002,reuseaddr - | wc -c`]);
+  await new Promise((r) => setTimeout(r, 300));
+  const tap = ns.openTap();
+  const tcp = createTcp(new KernelLinkIpv4(tap, OURS, { address: KERNEL, mac: await kernelMac(ns) }));
+  const flow = await tcp.connect(KERNEL, 5002);
+  const chunk = new Uint8Array(256 * 1024);
+  const start = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  for (let sent = 0; sent < bytes; sent += chunk.length) await flow.write(chunk.subarray(0, Math.min(chunk.length, bytes - sent)));
+  await flow.close();
+  const end = process.hrtime.bigint();
+  const cpu = process.cpuUsage(cpu0);
+  const m = await sink.waitFor(/^\s*(\d+)\s*$/m, 60_000);
+  await tap.disconnect();
+  const s = tcp.stats();
+  return { name: "Oasis → kernel (Oasis sends)", bytes: Number(m[1]), seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.retransmits} retransmits` };
+}
+
+async function main(): Promise<void> {
+  const why = netnsUnavailable();
+  if (why) {
+    console.error(`bench:tcp needs network namespaces: ${why}`);
+    process.exit(1);
+  }
+  const mb = Number(process.env.MB ?? 100);
+  const bytes = mb * 1_000_000;
+  const rows: Row[] = [];
+  let ceilingBps = 0;
+  await withNetns(
+    async (ns) => {
+      const c = await measureTapRx(ns, { frames: 50_000, frameSize: 1514 });
+      ceilingBps = c.bitsPerSecond * (1460 / 1514);
+      rows.push({ name: "raw TAP ceiling (kernel → JS, 1514-byte frames, TCP payload share)", bytes: c.frames * 1460, seconds: c.seconds, cpuSeconds: c.readerCpuSeconds, note: "tap-blaster, no stack" });
+      rows.push(await oasisReceive(ns, bytes));
+      rows.push(await oasisSend(ns, bytes));
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 600_000 },
+  );
+  console.log(`Oasis TCP over a TAP against the Linux kernel, ${mb} MB per transfer\n`);
+  console.log("| what | MB | seconds | Mbit/s | vs TAP ceiling | MB per CPU-s | notes |");
+  console.log("|------|---:|--------:|-------:|---------------:|-------------:|-------|");
+  for (const r of rows) {
+    const bps = (r.bytes * 8) / r.seconds;
+    console.log(
+      `| ${r.name} | ${(r.bytes / 1e6).toFixed(1)} | ${r.seconds.toFixed(2)} | ${(bps / 1e6).toFixed(0)} | ${(bps / ceilingBps).toFixed(2)}× | ${(r.bytes / 1e6 / r.cpuSeconds).toFixed(0)} | ${r.note} |`,
+    );
+  }
+  const cpu = spawnSync("nproc", { encoding: "utf8" }).stdout.trim();
+  console.log(`\n${cpu} CPUs; node ${process.version}. The ceiling counts only frames into JS; TCP also sends ACKs back.`);
+}
+
+await main();
