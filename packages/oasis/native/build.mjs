@@ -4,7 +4,8 @@
 // it leaves native/build/UNAVAILABLE.txt saying why, and opening a TAP then throws
 // NetError("unavailable") with that reason.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,6 +21,19 @@ function giveUp(reason) {
 }
 
 if (process.platform !== "linux") giveUp(`TAP devices are only supported on Linux (this is ${process.platform})`);
+
+// Installs run this often (every `npm i` in the workspace): skip the rebuild when nothing that
+// goes into the binaries changed, so a running test never sees the addon vanish mid-rebuild.
+const stampFile = join(buildDir, "stamp.txt");
+const stamp = createHash("sha256")
+  .update(["tap.c", "tap_blaster.c", "binding.gyp"].map((f) => readFileSync(join(here, f), "utf8")).join("\0"))
+  .update(`${process.version} ${process.arch} ${process.versions.modules}`)
+  .digest("hex");
+const outputs = [join(buildDir, "Release", "oasis_tap.node"), join(buildDir, "Release", "tap-blaster")];
+if (!process.argv.includes("--force") && outputs.every((f) => existsSync(f)) && existsSync(stampFile) && readFileSync(stampFile, "utf8").trim() === stamp) {
+  console.log("oasis: the TAP addon is up to date (node native/build.mjs --force rebuilds it)");
+  process.exit(0);
+}
 
 // node-gyp: the one npm passes to lifecycle scripts, else the copy bundled with npm.
 const candidates = [
@@ -41,5 +55,6 @@ if (r.status !== 0) {
   const log = `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").slice(-30).join("\n");
   giveUp(`building the TAP addon with node-gyp failed (exit ${r.status ?? r.signal}); is a C compiler (gcc, make, python3) installed?\n${log}`);
 }
-if (!existsSync(join(buildDir, "Release", "oasis_tap.node"))) giveUp("node-gyp finished but build/Release/oasis_tap.node is missing");
+if (!outputs.every((f) => existsSync(f))) giveUp(`node-gyp finished but ${outputs.filter((f) => !existsSync(f)).join(" and ")} is missing`);
+writeFileSync(stampFile, stamp + "\n");
 console.log("oasis: built the TAP addon (native/build/Release/oasis_tap.node)");
