@@ -29,7 +29,12 @@ interface Dir {
   clusters: number[];
   bytes: Uint8Array;
   parsed: ParsedDir;
+  /** Entries by upper-cased name, built on first lookup. */
+  byName?: Map<string, DirEntry>;
 }
+
+/** Directories kept in memory; the store is the device's only user, so they stay exact. */
+const MAX_CACHED_DIRS = 4096;
 
 type Found = { root: true; dir: Dir } | { root: false; parent: Dir; entry: DirEntry };
 
@@ -37,6 +42,8 @@ const fold = (s: string) => s.toUpperCase();
 
 export class FatKvRo implements KvRo {
   protected readonly lock = new Mutex();
+  /** Loaded directories by first cluster (0: the root). Writes update them in place. */
+  protected readonly dirs = new Map<number, Dir>();
 
   protected constructor(
     protected readonly dev: BlockBytes,
@@ -101,21 +108,41 @@ export class FatKvRo implements KvRo {
   }
 
   protected async loadDir(cluster: number, key: string): Promise<Dir> {
+    const cached = this.dirs.get(cluster);
+    if (cached) return cached;
     const l = this.layout;
+    let dir: Dir;
     if (cluster === 0 && l.type !== 32) {
       const bytes = (await this.dev.read(l.rootDirSector * l.bytesPerSector, l.rootDirSectors * l.bytesPerSector)).slice();
-      return { cluster: 0, clusters: [], bytes, parsed: parseDirectory(bytes) };
+      dir = { cluster: 0, clusters: [], bytes, parsed: parseDirectory(bytes) };
+    } else {
+      const first = cluster === 0 ? l.rootCluster : cluster;
+      const clusters = this.fat.chain(first);
+      if (!clusters || clusters.length === 0) throw this.corrupt(key, `the directory's cluster chain from ${first} is broken`);
+      const bytes = await this.readClusters(clusters, clusters.length * l.clusterBytes);
+      dir = { cluster, clusters, bytes, parsed: parseDirectory(bytes) };
     }
-    const first = cluster === 0 ? l.rootCluster : cluster;
-    const clusters = this.fat.chain(first);
-    if (!clusters || clusters.length === 0) throw this.corrupt(key, `the directory's cluster chain from ${first} is broken`);
-    const bytes = await this.readClusters(clusters, clusters.length * l.clusterBytes);
-    return { cluster, clusters, bytes, parsed: parseDirectory(bytes) };
+    this.remember(dir);
+    return dir;
+  }
+
+  protected remember(dir: Dir): void {
+    if (this.dirs.size >= MAX_CACHED_DIRS) this.dirs.clear();
+    this.dirs.set(dir.cluster, dir);
+  }
+
+  /** Drops cached directories that start in `clusters` (freed or overwritten as file data). */
+  protected forget(clusters: readonly number[]): void {
+    if (this.dirs.size === 0) return;
+    for (const c of clusters) this.dirs.delete(c);
   }
 
   protected findIn(dir: Dir, name: string): DirEntry | undefined {
-    const f = fold(name);
-    return dir.parsed.entries.find((e) => fold(e.name) === f);
+    if (!dir.byName) {
+      dir.byName = new Map();
+      for (const e of dir.parsed.entries) if (!dir.byName.has(fold(e.name))) dir.byName.set(fold(e.name), e);
+    }
+    return dir.byName.get(fold(name));
   }
 
   protected isDir(e: ShortEntry): boolean {
@@ -249,6 +276,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
 
   /** Writes bytes into a file's clusters from byte `offset` of the file. */
   private async writeClusters(chain: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+    this.forget(chain);
     const cb = this.layout.clusterBytes;
     let done = 0;
     while (done < data.length) {
@@ -289,6 +317,12 @@ export class FatKvRw extends FatKvRo implements KvRw {
 
   private reparse(dir: Dir): void {
     dir.parsed = parseDirectory(dir.bytes);
+    dir.byName = undefined;
+  }
+
+  private releaseClusters(clusters: readonly number[]): void {
+    this.fat.release(clusters);
+    this.forget(clusters);
   }
 
   /** Adds an entry named `name` to `dir` (long-name slots + 8.3 slot), growing the directory if needed. */
@@ -360,7 +394,9 @@ export class FatKvRw extends FatKvRo implements KvRw {
     this.fat.link([c!]);
     await this.fat.commit();
     await this.addEntry(parent, name, { attr: ATTR_DIRECTORY, firstCluster: c!, size: 0, mtimeMs }, key);
-    return { cluster: c!, clusters: [c!], bytes, parsed: parseDirectory(bytes) };
+    const dir: Dir = { cluster: c!, clusters: [c!], bytes, parsed: parseDirectory(bytes) };
+    this.remember(dir);
+    return dir;
   }
 
   /** Checks (changing nothing) that `segments` can hold a value; returns the existing entry, if any, and how many dictionaries are missing. */
@@ -412,7 +448,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
     if (entry) {
       const old = this.fat.chain(entry.firstCluster);
       await this.updateEntry(parent, entry, fields);
-      if (old) this.fat.release(old);
+      if (old) this.releaseClusters(old);
       await this.fat.commit();
     } else await this.addEntry(parent, segments[segments.length - 1]!, fields, k);
     await this.dev.flush();
@@ -485,7 +521,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
     const clusters: number[] = [];
     await this.treeClusters(entry, key, clusters);
     await this.deleteEntry(dir, entry);
-    this.fat.release(clusters);
+    this.releaseClusters(clusters);
     await this.fat.commit();
   }
 
@@ -552,7 +588,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
         await this.writeDirRange(moved, ENTRY, 2 * ENTRY);
       }
       if (freed.length > 0) {
-        this.fat.release(freed);
+        this.releaseClusters(freed);
         await this.fat.commit();
       }
       await this.dev.flush();
