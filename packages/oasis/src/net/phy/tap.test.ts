@@ -27,7 +27,11 @@ function macText(b: Uint8Array): string {
 
 /** Answers ARP for US_IP and ICMP echo requests to US_IP, by hand, with raw bytes. */
 function answerArpAndPing(tap: Net, seen: Uint8Array[]): void {
-  tap.listen((f) => {
+  tap.listen(responder(tap, seen));
+}
+
+function responder(tap: Net, seen: Uint8Array[]): (f: Uint8Array) => void {
+  return (f) => {
     seen.push(f.slice());
     const type = (f[12]! << 8) | f[13]!;
     if (type === 0x0806 && f[21] === 1 && f.subarray(38, 42).every((b, i) => b === US_IP[i])) {
@@ -61,7 +65,7 @@ function answerArpAndPing(tap: Net, seen: Uint8Array[]): void {
       icmp[3] = c & 0xff;
       tap.write(r);
     }
-  });
+  };
 }
 
 async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -176,6 +180,21 @@ describe("TAP device against the Linux kernel", { skip }, () => {
         seqs.trim().split("\n").map((l) => parseInt(l.split("\t")[1]!.slice(0, 2), 16)),
         [0, 1, 2, 5],
       );
+    }));
+
+  it("drops and counts frames longer than its MTU instead of handing out truncated ones", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap({ mac: US_MAC, mtu: 200 }); // the kernel side keeps MTU 1500
+      const sizes: number[] = [];
+      const answer = responder(tap, []);
+      tap.listen((f) => {
+        sizes.push(f.length);
+        answer(f);
+      });
+      await ns.exec("ping", ["-c", "1", "-W", "2", "-s", "100", "192.0.2.2"]);
+      await ns.exec("ping", ["-c", "2", "-i", "0.2", "-W", "1", "-s", "1000", "192.0.2.2"], { check: false });
+      assert.ok(sizes.every((n) => n <= 214), `sizes seen: ${sizes.join(",")}`);
+      assert.equal(tap.stats().rxDropped, 2);
     }));
 
   it("explains what is wrong when a TAP cannot be opened", () =>
