@@ -1,0 +1,96 @@
+// The stack on a TAP in a network namespace, with the Linux kernel as the peer: ping, flood
+// ping, fragmented ping, arping, socat and the kernel's UDP sockets.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
+import { ipv4Stack, type Ipv4StackLayers } from "./direct.ts";
+
+const skip = netnsUnavailable();
+
+async function withStack(fn: (ns: Netns, s: Ipv4StackLayers) => Promise<void>): Promise<void> {
+  await withNetns(
+    async (ns) => {
+      const s = ipv4Stack(ns.openTap(), { cidr: "192.0.2.2/24", gateway: "192.0.2.1" });
+      s.udp.listen(7, (d) => void s.udp.write(d.src, d.srcPort, d.data, { srcPort: 7 }));
+      try {
+        await fn(ns, s);
+      } finally {
+        await s.stack.disconnect();
+      }
+    },
+    { kernelAddress: "192.0.2.1/24", timeoutMs: 90_000 },
+  );
+}
+
+function count(output: string): { sent: number; received: number } {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(output);
+  assert.ok(m, `ping printed no summary:\n${output}`);
+  return { sent: Number(m[1]), received: Number(m[2]) };
+}
+
+describe("direct stack against the Linux kernel", { skip }, () => {
+  it("answers 20 pings, fragmented 8000-byte pings, and a 3-second flood without loss", () =>
+    withStack(async (ns, s) => {
+      const plain = await ns.exec("ping", ["-c", "20", "-i", "0.05", "-W", "2", "192.0.2.2"]);
+      assert.deepEqual(count(plain.stdout), { sent: 20, received: 20 });
+      const big = await ns.exec("ping", ["-c", "3", "-i", "0.2", "-s", "8000", "-W", "2", "192.0.2.2"]);
+      assert.deepEqual(count(big.stdout), { sent: 3, received: 3 });
+      assert.ok(s.ipv4.counters.get("reassembled") >= 3, "the kernel's fragments were reassembled");
+      assert.ok(s.ipv4.counters.get("fragments-sent") >= 18, "the replies went out fragmented");
+      // Flood for 3 s; ping -f keeps one request in flight, so a deadline cuts at most that one.
+      const flood = await ns.exec("ping", ["-f", "-w", "3", "192.0.2.2"], { timeoutMs: 20_000, check: false });
+      const f = count(flood.stdout);
+      assert.ok(f.sent > 100, `flood sent only ${f.sent}`);
+      assert.ok(f.sent - f.received <= 1, `flood lost ${f.sent - f.received} of ${f.sent}:\n${flood.stdout}`);
+      assert.equal(s.ipv4.icmp.counters.get("send-failed"), 0);
+    }));
+
+  it("is answered by arping and answers the kernel's ARP with the TAP's MAC", () =>
+    withStack(async (ns, s) => {
+      const r = await ns.exec("arping", ["-c", "3", "-i", ns.tap, "192.0.2.2"], { check: false });
+      assert.match(r.stdout, /3 packets transmitted, 3 packets received/, r.stdout + r.stderr);
+      const mac = Array.from(s.ethernet.mac, (b) => b.toString(16).padStart(2, "0")).join(":");
+      await ns.exec("ping", ["-c", "1", "-W", "2", "192.0.2.2"]); // the kernel's own ARP, not arping's raw socket
+      const neigh = await ns.exec("ip", ["neigh", "show", "192.0.2.2"]);
+      assert.match(neigh.stdout, new RegExp(mac));
+    }));
+
+  it("echoes UDP to socat and 10 000 datagrams from kernel sockets, none lost or altered", () =>
+    withStack(async (ns) => {
+      const one = await ns.exec("socat", ["-t", "2", "-", "UDP:192.0.2.2:7"], { input: "hello from socat\n" });
+      assert.equal(one.stdout, "hello from socat\n");
+      const script = join(ns.tmpDir, "udp-client.mjs");
+      writeFileSync(
+        script,
+        `import dgram from "node:dgram";
+         const s = dgram.createSocket("udp4");
+         const total = 10000, window = 64;
+         let sent = 0, got = 0, bad = 0;
+         const seen = new Uint8Array(total);
+         const payload = (i) => Buffer.from(\`datagram \${i} \`.padEnd(64 + (i % 900), String.fromCharCode(97 + (i % 26))));
+         const pump = () => { while (sent < total && sent - got < window) s.send(payload(sent++), 7, "192.0.2.2"); };
+         const timer = setTimeout(() => { console.log(JSON.stringify({ got, bad, timeout: true })); process.exit(1); }, 30000);
+         s.on("message", (m) => {
+           const i = Number(/^datagram (\\d+) /.exec(m.toString())?.[1]);
+           if (!(i >= 0 && i < total) || seen[i] || !payload(i).equals(m)) bad++; else seen[i] = 1;
+           got++;
+           if (got === total) { clearTimeout(timer); console.log(JSON.stringify({ got, bad })); process.exit(0); }
+           pump();
+         });
+         s.bind(0, pump);`,
+      );
+      const client = ns.spawn(process.execPath, [script]);
+      const done = await client.exited;
+      assert.equal(done.code, 0, client.output());
+      assert.deepEqual(JSON.parse(client.output().trim().split("\n").pop()!), { got: 10000, bad: 0 });
+    }));
+
+  it("the kernel gets port unreachable for a closed port", () =>
+    withStack(async (ns) => {
+      const r = await ns.exec("socat", ["-t", "1", "-", "UDP:192.0.2.2:9999"], { input: "x\n", check: false });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Connection refused/);
+    }));
+});
