@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, truncate } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { crc32 } from "./crc32.ts";
 import { openFile } from "./file.ts";
@@ -143,6 +143,18 @@ describe("GPT: damaged tables", () => {
     const table = await readGpt(disk);
     assert.equal(table.source, "primary");
     assert.match(table.warnings.join("\n"), /backup table is damaged/);
+    await disk.disconnect();
+  });
+
+  it("still reads a disk that grew after partitioning, warning that the backup is not at the end", async () => {
+    const path = await sgdiskImage();
+    await truncate(path, 65 * MiB);
+    const disk = await openFile(path, { readOnly: true });
+    const table = await readGpt(disk);
+    assert.equal(table.source, "primary");
+    assert.match(table.warnings.join("\n"), /backup at sector 131071, not at the last sector 133119 \(disk resized\?\)/);
+    assert.doesNotMatch(table.warnings.join("\n"), /damaged/);
+    assert.equal(table.list().length, 3);
     await disk.disconnect();
   });
 
