@@ -18,14 +18,22 @@ export class SocketStack implements Stack {
   readonly ip: SocketIp;
   #disconnected: Promise<void>;
   #markDisconnected!: () => void;
+  #fail!: (error: Error) => void;
 
   constructor(config: SocketConfig = DEFAULT_SOCKET_CONFIG) {
     this.udp = new SocketUdp(config);
     this.tcp = new SocketTcp(config);
     this.ip = new SocketIp(config);
-    this.#disconnected = new Promise((resolve) => (this.#markDisconnected = resolve));
+    this.#disconnected = new Promise((resolve, reject) => {
+      this.#markDisconnected = resolve;
+      this.#fail = reject;
+    });
+    this.#disconnected.catch(() => {}); // observed by whoever awaits listen()
+    // A port that cannot be bound is fatal for a unikernel awaiting listen(), as in Mirage.
+    this.tcp.onListenError = (e) => this.#fail(e);
   }
 
+  /** Resolves when the stack is disconnected; rejects if a TCP listener could not bind. */
   listen(): Promise<void> {
     return this.#disconnected;
   }

@@ -272,3 +272,18 @@ test("Web Streams view: readable pipes to writable through the flow", async () =
     await tcp.disconnect();
   }
 });
+
+test("the stack's listen() rejects when a TCP port cannot be bound, as a unikernel awaiting it should stop", async () => {
+  const { SocketStack } = await import("./index.ts");
+  const blocker = net.createServer().listen(0, "::");
+  await once(blocker, "listening");
+  const port = (blocker.address() as net.AddressInfo).port;
+  const stack = new SocketStack(DEFAULT_SOCKET_CONFIG);
+  try {
+    stack.tcp.listen(port, () => {});
+    await assert.rejects(stack.listen(), (e: unknown) => e instanceof FlowError && e.code === "address-in-use");
+  } finally {
+    blocker.close();
+    await stack.disconnect();
+  }
+});

@@ -211,6 +211,8 @@ export class SocketTcp implements Tcp {
   readonly #config: SocketConfig;
   readonly #listeners = new Map<number, Listener>();
   readonly #outgoing = new Set<SocketTcpFlow>();
+  /** Called when a listener cannot bind (the stack makes its `listen()` reject). */
+  onListenError: ((error: FlowError) => void) | null = null;
 
   constructor(config: SocketConfig) {
     this.#config = config;
@@ -244,7 +246,10 @@ export class SocketTcp implements Tcp {
       bind(port, host, ipv6Only, options.backlog, onConnection),
     );
     const ready = Promise.all(servers.map((s) => s.ready)).then((endpoints) => endpoints.flat());
-    ready.catch((e: FlowError) => log.error(e.message));
+    ready.catch((e: FlowError) => {
+      log.error(e.message);
+      this.onListenError?.(e);
+    });
     this.#listeners.set(port, { servers: servers.map((s) => s.server), flows, ready });
   }
 
