@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { blockContract, rejectsWith } from "./block-contract.ts";
 import { FileBlock, openFile } from "./file.ts";
@@ -102,5 +103,36 @@ describe("file block", () => {
     await Promise.all(writes);
     const bytes = await readFile(path);
     for (let i = 0; i < 32; i++) assert.equal(bytes[i * 8 * 512], i + 1);
+  });
+});
+
+describe("file block on a host block device", () => {
+  // The Linux loop driver as the peer: its device node has no stat size; ours comes from sysfs.
+  const canLoop = process.getuid?.() === 0 && (() => {
+    try {
+      execFileSync("losetup", ["--version"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it("reads and writes a loop device of the right size, seen by the kernel at the same offsets", { skip: canLoop ? false : "needs root and losetup" }, async () => {
+    const path = await image(3 * 1024 * 1024);
+    const loop = execFileSync("losetup", ["--find", "--show", path], { encoding: "utf8" }).trim();
+    try {
+      const b = await openFile(loop);
+      assert.deepEqual(await b.info(), { readWrite: true, sectorSize: 512, sizeSectors: 6144 });
+      await b.write(6143, new Uint8Array(512).fill(0x77));
+      await b.flush();
+      await assert.rejects(b.read(6144, new Uint8Array(512)), { code: "out-of-range" });
+      await b.disconnect();
+      const viaKernel = execFileSync("dd", [`if=${loop}`, "bs=512", "skip=6143", "count=1", "status=none", "iflag=direct"]);
+      assert.ok(viaKernel.length === 512 && viaKernel.every((x) => x === 0x77));
+    } finally {
+      execFileSync("losetup", ["--detach", loop]);
+    }
+    const bytes = await readFile(path);
+    assert.equal(bytes[6143 * 512], 0x77);
   });
 });

@@ -1,5 +1,5 @@
 // A Block on a host file (unix): positional reads and writes through one FileHandle, flush = fsync.
-import { open, type FileHandle } from "node:fs/promises";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import type { Block, BlockInfo } from "../devices/block.ts";
 import { BlockError } from "../devices/errors.ts";
 import { assertSectorSize, checkIo, disconnectedError } from "./checks.ts";
@@ -26,6 +26,16 @@ function errnoHint(e: unknown): string {
     default:
       return e instanceof Error ? e.message : String(e);
   }
+}
+
+/** Size in bytes of a host block device (whose stat size is 0), from Linux sysfs. */
+async function blockDeviceBytes(rdev: number): Promise<number> {
+  const major = Math.floor(rdev / 256) & 0xfff;
+  const minor = (rdev & 0xff) | (Math.floor(rdev / 4096) & ~0xff);
+  const text = await readFile(`/sys/dev/block/${major}:${minor}/size`, "utf8");
+  const sectors = Number(text.trim());
+  if (!Number.isSafeInteger(sectors)) throw new Error(`unexpected size "${text.trim()}" in sysfs`);
+  return sectors * 512; // sysfs counts 512-byte units whatever the device's sector size
 }
 
 export class FileBlock implements Block {
@@ -56,7 +66,14 @@ export class FileBlock implements Block {
     try {
       const st = await handle.stat();
       if (!st.isFile() && !st.isBlockDevice()) throw new BlockError("io", `${what}: not a regular file or block device`);
-      const size = st.size;
+      let size = st.size;
+      if (st.isBlockDevice()) {
+        try {
+          size = await blockDeviceBytes(st.rdev);
+        } catch (e) {
+          throw new BlockError("io", `${what}: cannot find the size of this block device in /sys/dev/block: ${errnoHint(e)}`, { cause: e });
+        }
+      }
       if (size % sectorSize !== 0) {
         throw new BlockError(
           "misaligned",
