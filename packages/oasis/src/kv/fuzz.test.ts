@@ -10,6 +10,7 @@ import { FatKvRw } from "./fat/store.ts";
 import { formatFat } from "./fat/layout.ts";
 import { TarKvRw } from "./tar/store.ts";
 import { setLevels } from "oasis/logs";
+import { BadSectors } from "./test-support.ts";
 
 // Damaged archives are expected here: keep their warnings out of the test output.
 setLevels([["kv.tar", "quiet"]]);
@@ -116,5 +117,22 @@ describe("damaged images", () => {
     const damaged = await FatKvRw.open(disk);
     await assert.rejects(damaged.digest("/"), (e: unknown) => e instanceof KvError && e.code === "io" && /loop/.test(e.message));
     await assert.rejects(damaged.remove("/loop"), (e: unknown) => e instanceof KvError && e.code === "io");
+  });
+
+  it("a failing device surfaces as KvError io naming the key, with the device error as cause", async () => {
+    const fatDisk = new Ramdisk({ sizeSectors: 2048 });
+    await formatFat(fatDisk, { type: 12 });
+    const bad = new BadSectors(fatDisk, new Set());
+    const fat = await FatKvRw.open(bad);
+    await fat.set("/file", "x".repeat(5000));
+    for (let s = fat.layout.firstDataSector; s < 2048; s++) bad.bad.add(s); // the data area
+    await assert.rejects(fat.get("/file"), (e: unknown) => e instanceof KvError && e.code === "io" && e.key === "/file" && /medium error/.test(e.message) && e.cause !== undefined);
+
+    const tarDisk = new Ramdisk({ sizeSectors: 64 });
+    const tarBad = new BadSectors(tarDisk, new Set());
+    const tar = await TarKvRw.open(tarBad);
+    await tar.set("/t", "y".repeat(600));
+    tarBad.bad.add(1);
+    await assert.rejects(tar.get("/t"), (e: unknown) => e instanceof KvError && e.code === "io" && e.key === "/t" && /medium error/.test(e.message));
   });
 });

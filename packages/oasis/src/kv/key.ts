@@ -1,5 +1,5 @@
 // Keys shared by every store: "/a/b" and "a/b" name the same entry; "" and "/" name the root.
-import { KvError } from "../devices/errors.ts";
+import { BlockError, KvError } from "../devices/errors.ts";
 
 /** The segments of `key`, or KvError("invalid-key") saying which segment is wrong and why. */
 export function parseKey(key: string): string[] {
@@ -55,3 +55,9 @@ export const errors = {
   readOnly: (key: string, store: string, what = "") => new KvError("read-only", key, `cannot modify ${key}: ${store} is read-only${what ? `; ${what}` : ""}`),
   noSpace: (key: string, store: string) => new KvError("no-space", key, `no space left on ${store} to write ${key}`),
 };
+
+/** A failure of the block device under a store, as the KvError("io") the store's callers expect. */
+export function deviceFailure(e: unknown, key: string, store: string): unknown {
+  if (!(e instanceof BlockError)) return e;
+  return new KvError("io", key, `${store}: the device failed while working on ${key}: ${e.message}`, { cause: e });
+}

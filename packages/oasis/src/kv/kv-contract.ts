@@ -107,6 +107,11 @@ export function kvRwContract(name: string, make: () => Promise<{ kv: KvRw; done?
       await rejectsCode(kv.allocate("/z", 10), "already-present");
     });
 
+    test("concurrent writes all land", async (kv) => {
+      await Promise.all(Array.from({ length: 16 }, (_, i) => kv.set(`/c/k${i % 4}/v${i}`, `value ${i}`.repeat(60))));
+      for (let i = 0; i < 16; i++) assert.equal(text(await kv.get(`/c/k${i % 4}/v${i}`)), `value ${i}`.repeat(60));
+    });
+
     if (options.appendOnly) {
       test("refuses remove and rename with read-only, leaving data intact", async (kv) => {
         await kv.set("/k", "v");

@@ -1,5 +1,6 @@
 // Block wrappers for store tests: a power cut after a budget of sectors, and a write recorder.
 import type { Block } from "../devices/block.ts";
+import { BlockError } from "../devices/errors.ts";
 
 /** Lets `budget` sectors through, then writes a prefix of the next request and fails: a power cut. */
 export class CutOff implements Block {
@@ -47,6 +48,31 @@ export class WriteRecorder implements Block {
   }
   write(sector: number, buffer: Uint8Array) {
     this.writes.push({ sector, count: buffer.length / this.sectorSize });
+    return this.inner.write(sector, buffer);
+  }
+  flush() {
+    return this.inner.flush();
+  }
+  disconnect() {
+    return this.inner.disconnect();
+  }
+}
+
+/** Fails every read of the listed sectors with BlockError("io"), as a dying disk would. */
+export class BadSectors implements Block {
+  constructor(
+    private readonly inner: Block,
+    readonly bad: Set<number>,
+  ) {}
+  info() {
+    return this.inner.info();
+  }
+  async read(sector: number, buffer: Uint8Array) {
+    const n = buffer.length / (await this.inner.info()).sectorSize;
+    for (let s = sector; s < sector + n; s++) if (this.bad.has(s)) throw new BlockError("io", `sector ${s} cannot be read (medium error)`);
+    return this.inner.read(sector, buffer);
+  }
+  write(sector: number, buffer: Uint8Array) {
     return this.inner.write(sector, buffer);
   }
   flush() {

@@ -15,8 +15,9 @@ export interface ValueNode {
   /** Materialised bytes, or null until `load` runs (crunch decodes lazily, once). */
   data: Uint8Array | null;
   load?: () => Uint8Array;
-  /** For stores whose bytes live elsewhere (tar): where the value starts on the device. */
+  /** For stores whose bytes live elsewhere (tar): where the value starts on the device, and its key for errors. */
   offset?: number;
+  key?: string;
   size: number;
   mtimeMs: number;
   digest?: Uint8Array;

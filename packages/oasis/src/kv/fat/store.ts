@@ -11,7 +11,7 @@ import type { EntryKind, KvRo, KvRw } from "../../devices/kv.ts";
 import { KvError } from "../../devices/errors.ts";
 import { nowMs } from "oasis/ptime";
 import { BlockBytes } from "../block-bytes.ts";
-import { childKey, checkOffset, errors, isPrefixOf, keyOf, parseKey, toBytes } from "../key.ts";
+import { childKey, checkOffset, errors, isPrefixOf, keyOf, parseKey, toBytes, deviceFailure } from "../key.ts";
 import { digestDictionaryOf, MAX_DEPTH, valueDigest } from "../digest.ts";
 import { Mutex } from "../lock.ts";
 import {
@@ -73,6 +73,17 @@ export class FatKvRo implements KvRo {
   /** FAT type, cluster size and free space, for tools and tests. */
   stats(): { type: 12 | 16 | 32; clusterBytes: number; freeBytes: number } {
     return { type: this.layout.type, clusterBytes: this.layout.clusterBytes, freeBytes: this.fat.free * this.layout.clusterBytes };
+  }
+
+  /** Runs one operation alone; a failure of the device underneath becomes KvError("io") naming the key. */
+  protected locked<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      try {
+        return await task();
+      } catch (e) {
+        throw deviceFailure(e, key, this.what);
+      }
+    });
   }
 
   protected corrupt(key: string, why: string): KvError {
@@ -197,7 +208,7 @@ export class FatKvRo implements KvRo {
   }
 
   exists(key: string): Promise<EntryKind | null> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const segments = this.segmentsOf(key);
       try {
         const found = await this.resolve(segments);
@@ -210,14 +221,14 @@ export class FatKvRo implements KvRo {
   }
 
   get(key: string): Promise<Uint8Array> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const { entry, key: k } = await this.findValue(key);
       return this.readRange(entry, k, 0, entry.size);
     });
   }
 
   getPartial(key: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const { entry, key: k } = await this.findValue(key);
       checkOffset(k, "offset", offset);
       checkOffset(k, "length", length);
@@ -226,7 +237,7 @@ export class FatKvRo implements KvRo {
   }
 
   list(key: string): Promise<Array<[string, EntryKind]>> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const segments = this.segmentsOf(key);
       const k = keyOf(segments);
       const found = await this.resolve(segments);
@@ -240,7 +251,7 @@ export class FatKvRo implements KvRo {
   }
 
   lastModified(key: string): Promise<Date> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const segments = this.segmentsOf(key);
       const found = await this.resolve(segments);
       if (!found) throw errors.notFound(keyOf(segments));
@@ -261,7 +272,7 @@ export class FatKvRo implements KvRo {
   }
 
   size(key: string): Promise<number> {
-    return this.lock.run(async () => (await this.findValue(key)).entry.size);
+    return this.locked(key, async () => (await this.findValue(key)).entry.size);
   }
 
   async disconnect(): Promise<void> {}
@@ -455,11 +466,11 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   set(key: string, value: Uint8Array | string): Promise<void> {
-    return this.lock.run(() => this.writeValue(this.segmentsOf(key), toBytes(value), nowMs()));
+    return this.locked(key, () => this.writeValue(this.segmentsOf(key), toBytes(value), nowMs()));
   }
 
   setPartial(key: string, offset: number, data: Uint8Array | string): Promise<void> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const segments = this.segmentsOf(key);
       const k = keyOf(segments);
       checkOffset(k, "offset", offset);
@@ -491,7 +502,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   allocate(key: string, size: number, lastModified?: Date): Promise<void> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const segments = this.segmentsOf(key);
       const k = keyOf(segments);
       checkOffset(k, "size", size);
@@ -526,7 +537,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   remove(key: string): Promise<void> {
-    return this.lock.run(async () => {
+    return this.locked(key, async () => {
       const segments = this.segmentsOf(key);
       const k = keyOf(segments);
       let found: Found | null;
@@ -545,7 +556,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   rename(source: string, dest: string): Promise<void> {
-    return this.lock.run(async () => {
+    return this.locked(source, async () => {
       const src = this.segmentsOf(source);
       let dst = this.segmentsOf(dest);
       const from = await this.resolve(src);

@@ -9,10 +9,11 @@
 import type { Block } from "../../devices/block.ts";
 import type { KvRo, KvRw } from "../../devices/kv.ts";
 import { KvError } from "../../devices/errors.ts";
+import { Mutex } from "../lock.ts";
 import { nowMs } from "oasis/ptime";
 import { source } from "oasis/logs";
 import { BlockBytes } from "../block-bytes.ts";
-import { checkOffset, errors, keyOf, parseKey, toBytes } from "../key.ts";
+import { checkOffset, errors, keyOf, parseKey, toBytes, deviceFailure } from "../key.ts";
 import { newDict, TreeRo, type DictNode, type ValueNode } from "../tree.ts";
 import { emitHeader, emitPaxRecord, MAX_OCTAL_SIZE, paddedSize, parseHeader, parsePax, RECORD, splitUstarPath } from "./format.ts";
 
@@ -49,7 +50,11 @@ export class TarKvRo extends TreeRo implements KvRo {
   }
 
   protected override async readValue(node: ValueNode, offset: number, length: number): Promise<Uint8Array> {
-    return (await this.dev.read(node.offset! + offset, length)).slice();
+    try {
+      return (await this.dev.read(node.offset! + offset, length)).slice();
+    } catch (e) {
+      throw deviceFailure(e, node.key ?? "/", this.storeName);
+    }
   }
 
   private skip(reason: TarSkipReason, at: number, detail: string): void {
@@ -91,7 +96,8 @@ export class TarKvRo extends TreeRo implements KvRo {
       const h = parsed.header;
       let entrySize = h.size;
       const paxSize = pax?.get("size");
-      if (paxSize !== undefined && /^\d+$/.test(paxSize)) entrySize = Number(paxSize);
+      const metadata = h.type === "pax" || h.type === "pax-global" || h.type === "gnu-longname" || h.type === "gnu-longlink";
+      if (!metadata && paxSize !== undefined && /^\d+$/.test(paxSize)) entrySize = Number(paxSize);
       const dataAt = pos + RECORD;
       const next = dataAt + paddedSize(entrySize);
       if (next > size) {
@@ -124,14 +130,14 @@ export class TarKvRo extends TreeRo implements KvRo {
       if (segments.length === 0) continue; // "./": the root itself
       const key = keyOf(segments);
       if (h.type === "file") {
-        const node: ValueNode = { kind: "value", data: null, offset: dataAt, size: entrySize, mtimeMs };
+        const node: ValueNode = { kind: "value", data: null, offset: dataAt, size: entrySize, mtimeMs, key };
         byName.set(key, node);
         this.place(segments, node);
       } else if (h.type === "directory") {
         this.place(segments, newDict(mtimeMs));
       } else if (h.type === "hardlink" && byName.has(keyOf(segmentsOfName(h.linkname) ?? []))) {
         const target = byName.get(keyOf(segmentsOfName(h.linkname)!))!;
-        const node: ValueNode = { ...target, mtimeMs };
+        const node: ValueNode = { ...target, mtimeMs, key };
         byName.set(key, node);
         this.place(segments, node);
       } else {
@@ -143,6 +149,19 @@ export class TarKvRo extends TreeRo implements KvRo {
 }
 
 export class TarKvRw extends TarKvRo implements KvRw {
+  private readonly lock = new Mutex();
+
+  /** Appends run one at a time (each moves the end of the archive); device failures become KvError("io"). */
+  private locked<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      try {
+        return await task();
+      } catch (e) {
+        throw deviceFailure(e, key, this.storeName);
+      }
+    });
+  }
+
   static override async open(block: Block, what = "tar archive"): Promise<TarKvRw> {
     const dev = await BlockBytes.open(block);
     if (!dev.readWrite) throw new KvError("read-only", "/", `${what}: the block device is read-only; use tarKvRo or open the disk read-write`);
@@ -194,14 +213,18 @@ export class TarKvRw extends TarKvRo implements KvRw {
     await this.dev.flush();
 
     this.end = newEnd;
-    this.placeValue(segments, { kind: "value", data: null, offset: dataAt, size: data.length, mtimeMs: mtimeS * 1000 });
+    this.placeValue(segments, { kind: "value", data: null, offset: dataAt, size: data.length, mtimeMs: mtimeS * 1000, key });
   }
 
-  async set(key: string, value: Uint8Array | string): Promise<void> {
-    await this.append(parseKey(key), toBytes(value), nowMs());
+  set(key: string, value: Uint8Array | string): Promise<void> {
+    return this.locked(key, () => this.append(parseKey(key), toBytes(value), nowMs()));
   }
 
-  async setPartial(key: string, offset: number, data: Uint8Array | string): Promise<void> {
+  setPartial(key: string, offset: number, data: Uint8Array | string): Promise<void> {
+    return this.locked(key, () => this.patch(key, offset, data));
+  }
+
+  private async patch(key: string, offset: number, data: Uint8Array | string): Promise<void> {
     const segments = parseKey(key);
     checkOffset(keyOf(segments), "offset", offset);
     this.checkValuePath(segments);
@@ -221,12 +244,14 @@ export class TarKvRw extends TarKvRo implements KvRw {
     await this.append(segments, merged, nowMs());
   }
 
-  async allocate(key: string, size: number, lastModified?: Date): Promise<void> {
-    const segments = parseKey(key);
-    const k = keyOf(segments);
-    checkOffset(k, "size", size);
-    if (segments.length === 0 || (await this.exists(k)) !== null) throw errors.alreadyPresent(k, "allocate only creates new values");
-    await this.append(segments, new Uint8Array(size), lastModified?.getTime() ?? nowMs());
+  allocate(key: string, size: number, lastModified?: Date): Promise<void> {
+    return this.locked(key, async () => {
+      const segments = parseKey(key);
+      const k = keyOf(segments);
+      checkOffset(k, "size", size);
+      if (segments.length === 0 || (await this.exists(k)) !== null) throw errors.alreadyPresent(k, "allocate only creates new values");
+      await this.append(segments, new Uint8Array(size), lastModified?.getTime() ?? nowMs());
+    });
   }
 
   async remove(key: string): Promise<void> {
