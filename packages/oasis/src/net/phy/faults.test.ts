@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { NetError } from "../../devices/errors.ts";
 import { withFaults, type FaultOptions } from "./faults.ts";
 import { MemorySwitch } from "./switch.ts";
@@ -164,5 +165,29 @@ describe("withFaults", () => {
     await new Promise((r) => setTimeout(r, 40));
     await sw.settle();
     assert.equal(got, 0);
+  });
+
+  it("accounts for every frame and never throws, whatever the options and frame sizes", async () => {
+    const p = fc.double({ min: 0, max: 1, noNaN: true });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ seed: fc.integer(), loss: p, duplicate: p, reorder: p, corrupt: p, maxSize: fc.integer({ min: 14, max: 1514 }) }),
+        fc.array(fc.integer({ min: 14, max: 1514 }), { maxLength: 40 }),
+        async (options, sizes) => {
+          const sw = new MemorySwitch({ schedule: "microtask" });
+          const a = withFaults(sw.port({ mac: "02:00:00:00:00:01" }), { ...options, reorderHoldMs: 0 });
+          const b = sw.port({ mac: "02:00:00:00:00:02", promiscuous: true });
+          let delivered = 0;
+          b.listen(() => delivered++);
+          sizes.forEach((n, i) => a.write(frame(b.mac, a.mac, i, n)));
+          await new Promise((r) => setTimeout(r, 5));
+          await sw.settle();
+          const s = a.faultStats();
+          assert.equal(s.passed + s.lost + s.reordered + s.tooBig + s.rateLimited, sizes.length);
+          assert.equal(delivered, s.passed + s.reordered + s.duplicated);
+        },
+      ),
+      { numRuns: 80 },
+    );
   });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { NetError } from "../../devices/errors.ts";
 import type { Net } from "../../devices/net.ts";
 import { MemorySwitch } from "./switch.ts";
@@ -248,5 +249,42 @@ describe("MemorySwitch", () => {
     assert.equal(got.length, 0);
     await Promise.resolve();
     assert.equal(got.length, 1);
+  });
+
+  it("matches a model: each port gets exactly the frames addressed to it or to everyone, in order", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 5 }),
+        fc.array(fc.record({ from: fc.nat(), to: fc.oneof(fc.nat(), fc.constant("broadcast"), fc.constant("multicast"), fc.constant("unknown")) }), { maxLength: 60 }),
+        async (portCount, sends) => {
+          const sw = new MemorySwitch();
+          const ports = Array.from({ length: portCount }, (_, i) => sw.port({ mac: `02:00:00:00:01:${i.toString(16).padStart(2, "0")}` }));
+          const got = ports.map(() => [] as number[]);
+          ports.forEach((p, i) => p.listen((f) => got[i]!.push(f[14]! | (f[15]! << 8))));
+          const expected = ports.map(() => [] as number[]);
+          let unknown = 0;
+          sends.forEach(({ from, to }, n) => {
+            const src = from % portCount;
+            let dst: Uint8Array;
+            if (to === "broadcast") dst = new Uint8Array(6).fill(0xff);
+            else if (to === "multicast") dst = Uint8Array.of(0x33, 0x33, 0, 0, 0, 1);
+            else if (to === "unknown") dst = Uint8Array.of(2, 0xee, 0, 0, 0, 1);
+            else dst = ports[to % portCount]!.mac;
+            const f = frame(dst, ports[src]!.mac);
+            f[14] = n & 0xff;
+            f[15] = n >> 8;
+            ports[src]!.write(f);
+            if (typeof to === "number") {
+              if (to % portCount !== src) expected[to % portCount]!.push(n);
+            } else if (to === "unknown") unknown++;
+            else expected.forEach((e, i) => i !== src && e.push(n));
+          });
+          await sw.settle();
+          assert.deepEqual(got, expected);
+          assert.equal(sw.stats().unknownDestination, unknown);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

@@ -225,7 +225,8 @@ export class MemorySwitch {
       if (!from.connected) continue;
       targets.length = 0;
       const group = (frame[0]! & 1) === 1;
-      let owner = false;
+      // A frame to the sender's own MAC has a known owner: a switch filters it, it is not flooded.
+      let owner = !group && from.mac !== null && sameMac(frame, 0, from.mac);
       for (const e of this.endpoints) {
         if (e === from || !e.connected) continue;
         const mine = !group && e.mac !== null && sameMac(frame, 0, e.mac);
