@@ -126,6 +126,8 @@ export class Connection implements TcpFlow, Timed {
   private recoveryPoint = 0;
   private highRxt = 0;
   private forcedLostEnd = 0;
+  /** Retransmissions in this recovery: [start, end, sndMax when sent] triplets. */
+  private rxtLog: number[] = [];
   /** SACK scoreboard: merged [start, end) pairs above sndUna, sorted. */
   private sacked: number[] = [];
 
@@ -476,6 +478,7 @@ export class Connection implements TcpFlow, Timed {
       if (this.inRecovery) {
         if (ackPos >= this.recoveryPoint) {
           this.inRecovery = false;
+          this.rxtLog.length = 0;
           this.cc.cwnd = this.sackOk ? this.cc.ssthresh : Math.min(this.cc.ssthresh, Math.max(this.sndMax - this.sndUna, 0) + this.mss);
         } else if (!this.sackOk) {
           // RFC 6582 partial ACK: resend the next hole, deflate by what was acknowledged.
@@ -500,6 +503,7 @@ export class Connection implements TcpFlow, Timed {
       this.dupAcks++;
       if (this.inRecovery && !this.sackOk) this.cc.cwnd += this.mss;
     }
+    if (this.inRecovery && this.sackOk) this.detectLostRetransmissions();
     if (!this.inRecovery && this.sndUna >= this.recoveryPoint && this.sndMax > this.sndUna) {
       if (this.dupAcks >= DUP_THRESH || (this.sackOk && this.sackLostEnd() > this.sndUna)) this.enterRecovery(now);
     }
@@ -669,6 +673,7 @@ export class Connection implements TcpFlow, Timed {
   private enterRecovery(now: number): void {
     const flight = this.sndMax - this.sndUna;
     this.inRecovery = true;
+    this.rxtLog.length = 0;
     this.recoveryPoint = this.sndMax;
     this.highRxt = this.sndUna;
     this.forcedLostEnd = this.sndUna + 1;
@@ -681,7 +686,7 @@ export class Connection implements TcpFlow, Timed {
 
   /** Resends the segment at `pos` (one MSS at most, up to the next SACKed byte). */
   private retransmitAt(pos: number, now: number): void {
-    let end = Math.min(pos + this.mss, this.sndMax);
+    let end = Math.min(pos + this.segmentRoom(), this.sndMax);
     const a = this.sacked;
     for (let i = 0; i < a.length; i += 2) {
       if (a[i]! > pos) {
@@ -693,8 +698,46 @@ export class Connection implements TcpFlow, Timed {
     if (sent > 0) {
       this.host.counters.retransmits++;
       if (pos + sent > this.highRxt) this.highRxt = pos + sent;
+      if (this.inRecovery && this.sackOk) this.rxtLog.push(pos, pos + sent, this.sndMax);
       if (this.rtoAt === Infinity) this.rtoAt = now + this.rto;
     }
+  }
+
+  /**
+   * Payload that fits one segment: the MSS less the SACK blocks we owe the peer, so data
+   * segments carry SACK information too (needed when both sides send).
+   */
+  private segmentRoom(): number {
+    const n = this.recv.pending.length;
+    if (!this.sackOk || n === 0) return this.mss;
+    return this.mss - 4 - 8 * Math.min(n, this.tsOk ? MAX_SACK_BLOCKS_TS : MAX_SACK_BLOCKS);
+  }
+
+  /**
+   * A retransmission is lost too when data first sent after it has been SACKed while it has
+   * not (the idea of RACK, by send order instead of time): mark its range for sending again.
+   */
+  private detectLostRetransmissions(): void {
+    const log = this.rxtLog;
+    if (log.length === 0) return;
+    const a = this.sacked;
+    const highestSacked = a.length > 0 ? a[a.length - 1]! : this.sndUna;
+    let w = 0;
+    for (let i = 0; i < log.length; i += 3) {
+      const start = log[i]!;
+      const end = log[i + 1]!;
+      const sentMax = log[i + 2]!;
+      if (end <= this.sndUna || this.sackedBytes(start, end) === end - start) continue;
+      if (highestSacked > sentMax + this.mss) {
+        if (start < this.highRxt) this.highRxt = Math.max(this.sndUna, start);
+        this.host.counters.lostRetransmits++;
+        continue;
+      }
+      log[w++] = start;
+      log[w++] = end;
+      log[w++] = sentMax;
+    }
+    log.length = w;
   }
 
   /** RFC 6675 NextSeg rule 1: the first lost, not yet resent, unSACKed range. */
@@ -738,11 +781,12 @@ export class Connection implements TcpFlow, Timed {
       const cwndRoom = this.cc.cwnd - flight;
       const wndRoom = this.sndUna + this.sndWnd - pos;
       const avail = dataEnd - pos;
-      let len = Math.min(avail, this.mss, wndRoom, Math.max(0, Math.floor(cwndRoom)));
+      const room = this.segmentRoom();
+      let len = Math.min(avail, room, wndRoom, Math.max(0, Math.floor(cwndRoom)));
       if (len < 0) len = 0;
       const fin = finPos >= 0 && len === avail && (cwndRoom > 0 || pos < this.sndMax);
       if (len === 0 && !fin) return;
-      if (len < this.mss && !fin && pos >= this.sndMax) {
+      if (len < room && !fin && pos >= this.sndMax) {
         const nothingUnacked = this.sndMax === this.sndUna;
         const nagleOk = this.noDelay || nothingUnacked;
         const all = len === avail;
@@ -992,6 +1036,7 @@ export class Connection implements TcpFlow, Timed {
     }
     this.cc.onTimeout(flight);
     this.inRecovery = false;
+    this.rxtLog.length = 0;
     this.recoveryPoint = this.sndMax;
     this.dupAcks = 0;
     // A second timeout in a row: the receiver may have dropped what it SACKed (RFC 2018 §8).
