@@ -149,6 +149,18 @@ const live = new Map<string, () => void>();
 process.on("exit", () => {
   for (const cleanup of live.values()) cleanup();
 });
+let signalsHooked = false;
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  // Killed by the runner (timeout, Ctrl-C): 'exit' handlers do not run on a signal by default.
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.once(signal, () => {
+      for (const cleanup of live.values()) cleanup();
+      process.exit(code);
+    });
+  }
+}
 
 /** Removes namespaces left by earlier test processes that died without cleaning up. */
 function removeStale(): void {
@@ -263,6 +275,7 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: Netns
     live.delete(name);
   };
   live.set(name, cleanupSync);
+  hookSignals();
 
   const inside = (cmd: string, args: readonly string[]) => {
     const r = spawnSync("ip", ["netns", "exec", name, cmd, ...args], { encoding: "utf8" });
