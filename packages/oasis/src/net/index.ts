@@ -30,6 +30,7 @@ export { DhcpClient, type DhcpClientOptions, type DhcpState, type Lease } from "
 export { dhcpIpv4Device } from "./dhcp/device.ts";
 export { formatMac, parseMac, formatIpv4Address, parseIpv4Address, parseIpv4Cidr } from "./wire/address.ts";
 export { Counters, WireError } from "./wire/error.ts";
+export { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../devices/ip.ts";
 
 export const ethernetDevice = defineDevice({
   declare() {

@@ -1,0 +1,69 @@
+// The built ping unikernel in a network namespace, with the Linux kernel pinging it: static
+// address, a pcap that tshark reads cleanly, and a lease from dnsmasq with --dhcp.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { buildExample } from "../../../test/support/unikernel.ts";
+import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
+
+const skip = netnsUnavailable();
+
+function received(output: string): number {
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(output);
+  assert.ok(m, `no ping summary in:\n${output}`);
+  return Number(m[2]);
+}
+
+describe("ping example", { skip }, () => {
+  it("answers 20 pings and logs each request; its pcap reads in tshark with nothing malformed", async () => {
+    const { bin } = await buildExample("examples/device-usage/ping");
+    await withNetns(
+      async (ns) => {
+        const pcap = join(ns.tmpDir, "ping.pcap");
+        const u = ns.run(bin, ["--ipv4=192.0.2.2/24", `--pcap=${pcap}`]);
+        await u.waitFor(/answering ping on 192\.0\.2\.2\/24/, 30_000);
+        const r = await ns.exec("ping", ["-c", "20", "-i", "0.05", "-W", "2", "192.0.2.2"]);
+        assert.equal(received(r.stdout), 20);
+        await ns.exec("ping", ["-c", "2", "-s", "8000", "-W", "2", "192.0.2.2"]);
+        assert.equal(u.output().match(/echo request from 192\.0\.2\.1: id \d+, seq \d+, 56 bytes/g)?.length, 20);
+        await u.stop();
+        const t = await ns.exec("tshark", ["-r", pcap, "-n"]);
+        assert.match(t.stdout, /Echo \(ping\) reply/);
+        assert.match(t.stdout, /ARP.*192\.0\.2\.2 is at/);
+        assert.doesNotMatch(t.stdout, /Malformed|malformed/);
+        const expert = await ns.exec("tshark", ["-r", pcap, "-n", "-z", "expert,error", "-q"]);
+        assert.doesNotMatch(expert.stdout, /Malformed|Bad checksum/i, expert.stdout);
+      },
+      { kernelAddress: "192.0.2.1/24" },
+    );
+  });
+
+  it("with --dhcp takes a lease from dnsmasq, answers ping there, and releases it on exit", async () => {
+    const { bin } = await buildExample("examples/device-usage/ping", ["--dhcp"]);
+    await withNetns(
+      async (ns) => {
+        const dnsmasq = ns.spawn("dnsmasq", [
+          "--no-daemon",
+          "--conf-file=/dev/null",
+          "--port=0",
+          `--interface=${ns.tap}`,
+          "--bind-interfaces",
+          "--dhcp-range=192.0.2.50,192.0.2.60,255.255.255.0,2m",
+          "--dhcp-option=option:router,192.0.2.1",
+          `--dhcp-leasefile=${join(ns.tmpDir, "leases")}`,
+          "--log-dhcp",
+        ]);
+        await dnsmasq.waitFor(/DHCP, IP range/, 10_000);
+        const u = ns.run(bin, []);
+        const [, address] = (await u.waitFor(/answering ping on (192\.0\.2\.\d+)\/24/, 30_000)) as RegExpMatchArray;
+        assert.match(u.output(), /gateway 192\.0\.2\.1/);
+        await dnsmasq.waitFor(new RegExp(`DHCPACK\\(${ns.tap}\\) ${address!.replace(/\./g, "\\.")}`), 5_000);
+        const r = await ns.exec("ping", ["-c", "3", "-i", "0.2", "-W", "2", address!]);
+        assert.equal(received(r.stdout), 3);
+        await u.stop();
+        await dnsmasq.waitFor(/DHCPRELEASE/, 5_000);
+      },
+      { kernelAddress: "192.0.2.1/24" },
+    );
+  });
+});
