@@ -63,6 +63,7 @@ describe("direct store", () => {
     try {
       const kv = await DirectKvRw.open(s.store);
       await rejectsCode(kv.set("/../escaped", "x"), "invalid-key");
+      await rejectsCode(kv.set("/.oasis-tmp-1234-x", "x"), "invalid-key");
       assert.deepEqual(await readdir(s.base), ["store"]);
     } finally {
       await s.done();

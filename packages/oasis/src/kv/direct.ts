@@ -95,8 +95,15 @@ export class DirectKvRo implements KvRo {
     return current;
   }
 
-  protected async find(key: string): Promise<{ at: Located; key: string }> {
+  /** Keys of this store: shared rules, plus our temporary-file names are not keys. */
+  protected segmentsOf(key: string): string[] {
     const segments = parseKey(key);
+    if (segments.some((s) => s.startsWith(TEMP_PREFIX))) throw new KvError("invalid-key", key, `invalid key ${JSON.stringify(key)}: names starting with ${TEMP_PREFIX} are the store's temporary files`);
+    return segments;
+  }
+
+  protected async find(key: string): Promise<{ at: Located; key: string }> {
+    const segments = this.segmentsOf(key);
     const k = keyOf(segments);
     const at = await this.locate(segments);
     if (!at || at.kind === null) throw errors.notFound(k);
@@ -110,7 +117,7 @@ export class DirectKvRo implements KvRo {
   }
 
   async exists(key: string): Promise<EntryKind | null> {
-    const segments = parseKey(key);
+    const segments = this.segmentsOf(key);
     try {
       return (await this.locate(segments))?.kind ?? null;
     } catch (e) {
@@ -249,7 +256,7 @@ export class DirectKvRw extends DirectKvRo implements KvRw {
   }
 
   async set(key: string, value: Uint8Array | string): Promise<void> {
-    const segments = parseKey(key);
+    const segments = this.segmentsOf(key);
     await this.checkValuePath(segments);
     const bytes = toBytes(value);
     const dir = (await this.parentDir(segments, true))!;
@@ -259,7 +266,7 @@ export class DirectKvRw extends DirectKvRo implements KvRw {
   }
 
   async setPartial(key: string, offset: number, data: Uint8Array | string): Promise<void> {
-    const segments = parseKey(key);
+    const segments = this.segmentsOf(key);
     const k = keyOf(segments);
     checkOffset(k, "offset", offset);
     const existing = await this.checkValuePath(segments);
@@ -283,7 +290,7 @@ export class DirectKvRw extends DirectKvRo implements KvRw {
   }
 
   async allocate(key: string, size: number, lastModified?: Date): Promise<void> {
-    const segments = parseKey(key);
+    const segments = this.segmentsOf(key);
     const k = keyOf(segments);
     checkOffset(k, "size", size);
     if (segments.length === 0 || (await this.exists(k)) !== null) throw errors.alreadyPresent(k, "allocate only creates new values");
@@ -292,7 +299,7 @@ export class DirectKvRw extends DirectKvRo implements KvRw {
   }
 
   async remove(key: string): Promise<void> {
-    const segments = parseKey(key);
+    const segments = this.segmentsOf(key);
     const k = keyOf(segments);
     if (segments.length === 0) {
       for (const name of await fs.readdir(this.root)) await fs.rm(join(this.root, name), { recursive: true, force: true });
@@ -317,8 +324,8 @@ export class DirectKvRw extends DirectKvRo implements KvRw {
   }
 
   async rename(source: string, dest: string): Promise<void> {
-    const src = parseKey(source);
-    let dst = parseKey(dest);
+    const src = this.segmentsOf(source);
+    let dst = this.segmentsOf(dest);
     const from = await this.locate(src);
     if (!from || from.kind === null) throw errors.notFound(keyOf(src));
     if (src.length === 0 || isPrefixOf(src, dst)) throw errors.sourcePrefix(keyOf(src), keyOf(dst));
