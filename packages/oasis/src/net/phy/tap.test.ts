@@ -197,6 +197,16 @@ describe("TAP device against the Linux kernel", { skip }, () => {
       assert.equal(tap.stats().rxDropped, 2);
     }));
 
+  it("creates a TAP that does not exist yet, which goes away when disconnected", () =>
+    withNetns(async (ns) => {
+      const tap = openTap("tapNew", { netns: ns.name });
+      assert.equal(tap.name, "tapNew");
+      assert.match((await ns.exec("ip", ["-o", "link", "show", "tapNew"])).stdout, /tapNew/);
+      await tap.disconnect();
+      const gone = await ns.exec("ip", ["link", "show", "tapNew"], { check: false });
+      assert.notEqual(gone.code, 0);
+    }));
+
   it("explains what is wrong when a TAP cannot be opened", () =>
     withNetns(async (ns) => {
       const first = ns.openTap();
