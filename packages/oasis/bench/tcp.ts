@@ -6,8 +6,9 @@ import { spawnSync } from "node:child_process";
 import { netnsUnavailable, withNetns, type Netns } from "../../../test/support/netns.ts";
 import { measureTapRx } from "../../../test/support/tap-ceiling.ts";
 import type { TcpFlow } from "../src/devices/tcp.ts";
-import { createTcp } from "../src/net/tcp/index.ts";
-import { KernelLinkIpv4 } from "../src/net/tcp/kernel-link.ts";
+import type { Net } from "../src/devices/net.ts";
+import { ipv4Stack } from "../src/net/stack/direct.ts";
+import { createTcp, type TcpStack } from "../src/net/tcp/index.ts";
 
 const OURS = "192.0.2.2";
 const KERNEL = "192.0.2.1";
@@ -20,14 +21,17 @@ interface Row {
   note: string;
 }
 
-async function kernelMac(ns: Netns): Promise<Uint8Array> {
-  return Uint8Array.from((await ns.kernelMac()).split(":").map((h) => parseInt(h, 16)));
+/** Oasis's Ethernet, ARP, IPv4 and TCP on `net`. */
+function tcpOver(net: Net): TcpStack {
+  let tcp: TcpStack | null = null;
+  ipv4Stack(net, { cidr: `${OURS}/24`, tcp: (ip) => (tcp = createTcp(ip)) });
+  return tcp!;
 }
 
 /** The kernel sends `bytes` to an Oasis sink. */
 async function oasisReceive(ns: Netns, bytes: number): Promise<Row> {
   const tap = ns.openTap();
-  const tcp = createTcp(new KernelLinkIpv4(tap, OURS, { address: KERNEL, mac: await kernelMac(ns) }));
+  const tcp = tcpOver(tap);
   let got = 0;
   let start = 0n;
   let end = 0n;
@@ -61,7 +65,7 @@ async function oasisSend(ns: Netns, bytes: number): Promise<Row> {
   const sink = ns.spawn("sh", ["-c", `socat -u TCP-LISTEN:5002,reuseaddr - | wc -c`]);
   await new Promise((r) => setTimeout(r, 300));
   const tap = ns.openTap();
-  const tcp = createTcp(new KernelLinkIpv4(tap, OURS, { address: KERNEL, mac: await kernelMac(ns) }));
+  const tcp = tcpOver(tap);
   const flow = await tcp.connect(KERNEL, 5002);
   const chunk = new Uint8Array(256 * 1024);
   const start = process.hrtime.bigint();

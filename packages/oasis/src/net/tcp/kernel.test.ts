@@ -5,8 +5,9 @@ import { createHash } from "node:crypto";
 import { netnsUnavailable, withNetns } from "../../../../../test/support/netns.ts";
 import type { TcpFlow } from "../../devices/tcp.ts";
 import { withFaults } from "oasis/net/phy";
-import { createTcp } from "./index.ts";
-import { KernelLinkIpv4 } from "./kernel-link.ts";
+import type { Net } from "../../devices/net.ts";
+import { ipv4Stack } from "../stack/direct.ts";
+import { createTcp, type TcpConfig, type TcpStack } from "./index.ts";
 import { pattern } from "./test-support.ts";
 
 const skip = netnsUnavailable();
@@ -21,7 +22,7 @@ test("receives 4 MB byte-exact from the kernel (socat) and sends it back", { ski
   withNetns(
     async (ns) => {
       const tap = ns.openTap();
-      const tcp = createTcp(new KernelLinkIpv4(tap, OURS));
+      const tcp = tcpOver(tap);
       let received = 0;
       const hash = createHash("sha256");
       tcp.listen(8080, async (flow: TcpFlow) => {
@@ -54,7 +55,7 @@ test("exchanges 4 MB byte-exact with the kernel through loss, reordering, duplic
     async (ns) => {
       const tap = ns.openTap();
       const faulty = withFaults(tap, { seed: 5, loss: 0.03, reorder: 0.03, duplicate: 0.01, corrupt: 0.005 });
-      const tcp = createTcp(new KernelLinkIpv4(faulty, OURS, { address: KERNEL, mac: Uint8Array.from((await ns.kernelMac()).split(":").map((h) => parseInt(h, 16))) }));
+      const tcp = tcpOver(faulty);
       const hash = createHash("sha256");
       tcp.listen(8080, async (flow: TcpFlow) => {
         for (;;) {
@@ -85,7 +86,7 @@ test("sends 4 MB byte-exact to a kernel receiver that reads slowly", { skip, tim
   withNetns(
     async (ns) => {
       const tap = ns.openTap();
-      const tcp = createTcp(new KernelLinkIpv4(tap, OURS));
+      const tcp = tcpOver(tap);
       // A small receive buffer and a reader pausing between reads: the window closes and reopens.
       const reader = ns.spawn("python3", [
         "-c",
@@ -122,7 +123,7 @@ test("serves 10 000 kernel connections closed by FIN, RST and both sides, leavin
   withNetns(
     async (ns) => {
       const tap = ns.openTap();
-      const tcp = createTcp(new KernelLinkIpv4(tap, OURS), { mslMs: 100 });
+      const tcp = tcpOver(tap, { mslMs: 100 });
       let served = 0;
       tcp.listen(
         7,
@@ -185,7 +186,14 @@ test("serves 10 000 kernel connections closed by FIN, RST and both sides, leavin
   ),
 );
 
-async function waitEmpty(tcp: ReturnType<typeof createTcp>, ms = 10_000): Promise<void> {
+/** Oasis's own Ethernet, ARP and IPv4 on `net`, with TCP on top. */
+function tcpOver(net: Net, config: TcpConfig = {}): TcpStack {
+  let tcp: TcpStack | null = null;
+  ipv4Stack(net, { cidr: `${OURS}/24`, tcp: (ip) => (tcp = createTcp(ip, config)) });
+  return tcp!;
+}
+
+async function waitEmpty(tcp: TcpStack, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (tcp.stats().connectionCount > 0) {
     if (Date.now() > end) assert.fail(`connections left: ${JSON.stringify(tcp.stats().connections)}`);
