@@ -7,6 +7,7 @@ import { atExit } from "../../runtime/hooks.ts";
 import { macToString } from "./mac.ts";
 import { withPcap } from "./pcap.ts";
 import { openTap } from "./tap.ts";
+import { tracingEnabled, withTracer } from "./tracer.ts";
 
 const log = source("net.tap", "TAP network interfaces");
 
@@ -14,7 +15,10 @@ const log = source("net.tap", "TAP network interfaces");
 // reads --interface and --pcap; the others keep the names config.ts gave them.
 const ungroupedOwner = new Map<string, string>();
 
-/** `netif("tap0")`: --[GROUP-]interface=NAME picks another TAP at boot, --[GROUP-]pcap=FILE records its traffic. */
+/**
+ * `netif("tap0")`: --[GROUP-]interface=NAME picks another TAP at boot, --[GROUP-]pcap=FILE records
+ * its traffic, and `-l net.trace:debug` logs every frame.
+ */
 export const tapDevice = defineDevice({
   declare(options: { name: string }, ctx) {
     const owner = ctx.group ? undefined : (ungroupedOwner.get("") ?? (ungroupedOwner.set("", options.name), options.name));
@@ -41,8 +45,10 @@ export const tapDevice = defineDevice({
       const tap = openTap(name);
       log.info(`${tap.name}: attached, MAC ${macToString(tap.mac)}, MTU ${tap.mtu}`);
       const file = pcap();
-      const net = file ? withPcap(tap, file) : tap;
+      let net: Net = file ? withPcap(tap, file) : tap;
       if (file) log.info(`${tap.name}: recording frames to ${file}`);
+      // Decided once at boot: without -l net.trace:debug the frames pay nothing for tracing.
+      if (tracingEnabled()) net = withTracer(net, tap.name);
       atExit(() => net.disconnect());
       return net;
     };

@@ -26,6 +26,11 @@ export function describeFrame(frame: Uint8Array): string {
   return `${frame.length}B ${macToString(frame.subarray(6, 12))} > ${macToString(frame.subarray(0, 6))} ${what}`;
 }
 
+/** Whether frames would be logged now (devices wrap themselves in withTracer only then). */
+export function tracingEnabled(): boolean {
+  return log.enabled("debug");
+}
+
 export function withTracer(net: Net, name = "net"): Net {
   return {
     mac: net.mac,
