@@ -1,0 +1,46 @@
+// The built udp-echo unikernel: on host sockets (loopback), and on Oasis's own stack in a
+// network namespace where the kernel's UDP sockets and socat are the peers.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { join } from "node:path";
+import { buildExample, runCommand, startUnikernel } from "../../../test/support/unikernel.ts";
+import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
+
+const client = join(import.meta.dirname, "udp-client.mjs");
+
+describe("udp-echo example", () => {
+  it("echoes on the socket stack: socat gets its line back, 2 000 datagrams round-trip", async () => {
+    const { bin } = await buildExample("examples/applications/udp-echo");
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const u = startUnikernel(bin, [`--port=${port}`]);
+    try {
+      await u.waitFor(/echoing UDP on port \d+/, 30_000);
+      const s = await runCommand("socat", ["-t", "2", "-", `UDP:127.0.0.1:${port}`], { input: "hello\n", timeoutMs: 10_000 });
+      assert.equal(s.stdout, "hello\n");
+      const r = await runCommand(process.execPath, [client, "127.0.0.1", String(port), "2000"], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    } finally {
+      await u.stop();
+    }
+  });
+
+  it("echoes 10 000 datagrams on the direct stack, none lost or altered", { skip: netnsUnavailable() }, async () => {
+    const { bin } = await buildExample("examples/applications/udp-echo", ["--net=direct"]);
+    await withNetns(
+      async (ns) => {
+        const u = ns.run(bin, ["--ipv4=192.0.2.2/24", "--port=7"]);
+        await u.waitFor(/echoing UDP on port 7/, 30_000);
+        const s = await ns.exec("socat", ["-t", "2", "-", "UDP:192.0.2.2:7"], { input: "hello from socat\n" });
+        assert.equal(s.stdout, "hello from socat\n");
+        const c = ns.spawn(process.execPath, [client, "192.0.2.2", "7", "10000"]);
+        const done = await c.exited;
+        assert.equal(done.code, 0, c.output());
+        assert.deepEqual(JSON.parse(c.output().trim()), { sent: 10000, got: 10000, bad: 0, missing: 0 });
+        const closed = await ns.exec("socat", ["-t", "1", "-", "UDP:192.0.2.2:8"], { input: "x\n", check: false });
+        assert.match(closed.stderr, /Connection refused/);
+        await u.stop();
+      },
+      { kernelAddress: "192.0.2.1/24" },
+    );
+  });
+});
