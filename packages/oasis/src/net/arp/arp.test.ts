@@ -77,7 +77,7 @@ test("retries a query, then rejects with ArpError('timeout') and drops the queue
   t.arp.sendWhenResolved(ip("192.0.2.77"), 0x0800, new Uint8Array(30));
   t.arp.sendWhenResolved(ip("192.0.2.77"), 0x0800, new Uint8Array(30));
   assert.equal(t.arp.counters.get("queue-full"), 1);
-  let outcome: unknown = null;
+  let outcome = null as unknown;
   q.catch((e) => (outcome = e));
   await t.advance(2999);
   assert.equal(outcome, null);
