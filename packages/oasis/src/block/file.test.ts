@@ -79,7 +79,7 @@ describe("file block", () => {
     await assert.rejects(openFile(path), (e: Error & { code?: string }) => {
       assert.equal(e.code, "io");
       assert.ok(e.message.includes(path));
-      assert.match(e.message, /no such file/);
+      assert.ok(e.message.includes(`no such file; create one first, e.g. \`truncate -s 32M ${path}\``), e.message);
       return true;
     });
   });

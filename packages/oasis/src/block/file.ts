@@ -11,11 +11,11 @@ export interface FileBlockOptions {
   readOnly?: boolean;
 }
 
-function errnoHint(e: unknown): string {
+function errnoHint(e: unknown, path = "FILE"): string {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case "ENOENT":
-      return "no such file; create one first, e.g. `truncate -s 32M FILE`";
+      return `no such file; create one first, e.g. \`truncate -s 32M ${path}\``;
     case "EACCES":
     case "EPERM":
       return "permission denied; check the file's permissions or open it read-only";
@@ -61,7 +61,7 @@ export class FileBlock implements Block {
     try {
       handle = await open(path, readOnly ? "r" : "r+");
     } catch (e) {
-      throw new BlockError("io", `${what}: cannot open: ${errnoHint(e)}`, { cause: e });
+      throw new BlockError("io", `${what}: cannot open: ${errnoHint(e, path)}`, { cause: e });
     }
     try {
       const st = await handle.stat();
