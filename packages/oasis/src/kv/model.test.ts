@@ -10,6 +10,10 @@ import { MemKv } from "./mem.ts";
 import { TarKvRw } from "./tar/store.ts";
 import { FatKvRw } from "./fat/store.ts";
 import { formatFat } from "./fat/layout.ts";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 type Op =
   | { op: "set"; key: string; value: Uint8Array }
@@ -86,12 +90,18 @@ async function snapshot(kv: KvRw, at = "/", out: Array<[string, string | Uint8Ar
   return out;
 }
 
-function modelCheck(name: string, make: () => Promise<KvRw>, ops: fc.Arbitrary<Op>, runs: number): void {
-  it(`${name} behaves like the in-memory store`, async () => {
+/** KV_MODEL_RUNS=10 runs ten times as many cases (a soak run before a release). */
+const RUNS_SCALE = Number(process.env.KV_MODEL_RUNS ?? 1);
+
+type Peer = (disk: Ramdisk, model: MemKv) => Promise<void>;
+
+function modelCheck(name: string, make: () => Promise<KvRw | { kv: KvRw; disk: Ramdisk }>, ops: fc.Arbitrary<Op>, runs: number, peer?: Peer): void {
+  it(`${name} behaves like the in-memory store${peer ? ", and the real tool agrees" : ""}`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(ops, { maxLength: 25 }), async (seq) => {
         const model = new MemKv();
-        const real = await make();
+        const made = await make();
+        const real = "kv" in made ? made.kv : made;
         for (const [i, o] of seq.entries()) {
           const expected = await apply(model, o);
           const actual = await apply(real, o);
@@ -99,11 +109,62 @@ function modelCheck(name: string, make: () => Promise<KvRw>, ops: fc.Arbitrary<O
         }
         assert.deepEqual(await snapshot(real), await snapshot(model));
         assert.deepEqual(await real.digest("/"), await model.digest("/"));
+        if (peer && "disk" in made) await peer(made.disk, model);
       }),
-      { numRuns: runs },
+      { numRuns: Math.ceil(runs * RUNS_SCALE) },
     );
   });
 }
+
+/** Every file and directory under `root` on the host, as a snapshot comparable with the model's. */
+function hostSnapshot(root: string, at = "", out: Array<[string, string | Uint8Array]> = []): typeof out {
+  for (const name of readdirSync(join(root, at)).sort()) {
+    const rel = `${at}/${name}`;
+    if (statSync(join(root, rel)).isDirectory()) {
+      out.push([rel, "dictionary"]);
+      hostSnapshot(root, rel, out);
+    } else out.push([rel, new Uint8Array(readFileSync(join(root, rel)))]);
+  }
+  return out;
+}
+
+async function withImage(disk: Ramdisk, body: (img: string, dir: string) => void): Promise<void> {
+  const { sizeSectors, sectorSize } = await disk.info();
+  const raw = new Uint8Array(sizeSectors * sectorSize);
+  await disk.read(0, raw);
+  const dir = mkdtempSync(join(tmpdir(), "oasis-kv-peer-"));
+  try {
+    writeFileSync(join(dir, "disk.img"), raw);
+    body(join(dir, "disk.img"), dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const gnuTarExtracts: Peer = async (disk, model) => {
+  const expected = await snapshot(model);
+  await withImage(disk, (img, dir) => {
+    const out = join(dir, "out");
+    mkdirSync(out);
+    execFileSync("tar", ["-xf", img, "-C", out]);
+    assert.deepEqual(hostSnapshot(out).sort(byKey), expected.sort(byKey));
+  });
+};
+
+const dosfstoolsAgree: Peer = async (disk, model) => {
+  const expected = await snapshot(model);
+  await withImage(disk, (img, dir) => {
+    const fsck = spawnSync("fsck.fat", ["-n", "-V", img], { encoding: "utf8" });
+    assert.equal(fsck.status, 0, fsck.stdout + fsck.stderr);
+    const out = join(dir, "out");
+    mkdirSync(out);
+    if (expected.length === 0) return; // nothing for "::/*" to match
+    execFileSync("mcopy", ["-s", "-n", "-i", img, "::/*", out], { env: { ...process.env, MTOOLS_SKIP_CHECK: "1", LC_ALL: "C.UTF-8" }, stdio: ["ignore", "ignore", "pipe"] });
+    assert.deepEqual(hostSnapshot(out).sort(byKey), expected.sort(byKey));
+  });
+};
+
+const byKey = (a: [string, unknown], b: [string, unknown]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 describe("stores against the model", () => {
   modelCheck("tar (append-only operations)", async () => TarKvRw.open(new Ramdisk({ sizeSectors: 8192 })), fc.oneof(...writes, ...reads), 60);
@@ -136,6 +197,27 @@ describe("stores against the model", () => {
     },
     fc.oneof(...writes, ...reads, ...moves, ...moves),
     60,
+  );
+  modelCheck(
+    "tar written by us, extracted by GNU tar",
+    async () => {
+      const disk = new Ramdisk({ sizeSectors: 4096 });
+      return { kv: await TarKvRw.open(disk), disk };
+    },
+    fc.oneof(...writes),
+    12,
+    gnuTarExtracts,
+  );
+  modelCheck(
+    "FAT16 written by us, checked by fsck.fat and copied out by mcopy",
+    async () => {
+      const disk = new Ramdisk({ sizeSectors: 16 * 2048 });
+      await formatFat(disk, { type: 16 });
+      return { kv: await FatKvRw.open(disk), disk };
+    },
+    fc.oneof(...writes, ...moves),
+    12,
+    dosfstoolsAgree,
   );
   modelCheck(
     "FAT32 (2-sector clusters, 4096-byte sectors)",
