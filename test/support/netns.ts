@@ -35,7 +35,7 @@
 // tapRxCeiling (test/support/tap-ceiling.ts) measures the raw kernel → TAP → JS frame rate.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -379,8 +379,19 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: Netns
       return {
         file,
         async stop(extra = []) {
-          // SIGINT lets tshark finish the file; a moment first so frames in flight are written.
-          await new Promise((r) => setTimeout(r, 200));
+          // Frames already sent may still sit in dumpcap's ring: wait until the file has stopped
+          // growing for a while (dumpcap writes in bursts), then SIGINT lets tshark finish it.
+          let size = -1;
+          let stableSince = Date.now();
+          const deadline = Date.now() + 10_000;
+          while (Date.now() < deadline) {
+            const now = existsSync(file) ? statSync(file).size : 0;
+            if (now !== size) {
+              size = now;
+              stableSince = Date.now();
+            } else if (Date.now() - stableSince >= 500) break;
+            await new Promise((r) => setTimeout(r, 50));
+          }
           p.child.kill("SIGINT");
           await p.exited;
           const r = spawnSync("tshark", ["-r", file, "-n", ...extra], { encoding: "utf8" });
