@@ -77,14 +77,15 @@ test("retries a query, then rejects with ArpError('timeout') and drops the queue
   t.arp.sendWhenResolved(ip("192.0.2.77"), 0x0800, new Uint8Array(30));
   t.arp.sendWhenResolved(ip("192.0.2.77"), 0x0800, new Uint8Array(30));
   assert.equal(t.arp.counters.get("queue-full"), 1);
-  let outcome = null as unknown;
-  q.catch((e) => (outcome = e));
+  const result: { error?: unknown } = {};
+  q.catch((e: unknown) => (result.error = e));
   await t.advance(2999);
-  assert.equal(outcome, null);
+  assert.equal(result.error, undefined);
   assert.equal(t.heard.filter((r) => r.targetIp === ip("192.0.2.77")).length, 3);
   await t.advance(1);
-  assert.ok(outcome instanceof ArpError && outcome.code === "timeout", String(outcome));
-  assert.match((outcome as Error).message, /192\.0\.2\.77/);
+  const error = result.error as unknown; // the callback set it after the check above
+  assert.ok(error instanceof ArpError && error.code === "timeout", String(error));
+  assert.match(error.message, /192\.0\.2\.77/);
   assert.equal(t.arp.counters.get("resolution-timeout"), 2);
   await t.arp.disconnect();
 });
