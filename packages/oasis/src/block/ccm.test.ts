@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { blockContract, rejectsWith } from "./block-contract.ts";
 import { ccm, parseCcmKey } from "./ccm.ts";
 import { openFile } from "./file.ts";
+import { readGpt, writeGpt } from "./gpt.ts";
 import { Ramdisk } from "./ramdisk.ts";
 import { tempImages } from "./test-support.ts";
 
@@ -215,5 +216,29 @@ describe("ccm: keys and options", () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("ccm: composition", () => {
+  it("carries a GPT inside the encrypted disk, and is carried by a GPT partition", async () => {
+    const raw = new Ramdisk({ sizeSectors: 2 * 8192 });
+    const inner = await ccm(KEY, raw);
+    await writeGpt(inner, [{ name: "inside", sizeSectors: 100 }]);
+    const part = await (await readGpt(await ccm(KEY, raw))).partition("inside");
+    await part.write(99, new Uint8Array(512).fill(0x33));
+    await rejectsWith(part.write(100, new Uint8Array(512)), "out-of-range");
+    const all = new Uint8Array(2 * 8192 * 512);
+    await raw.read(0, all);
+    assert.equal(Buffer.from(all).indexOf("EFI PART"), -1, "the table itself is encrypted");
+
+    const disk = new Ramdisk({ sizeSectors: 8192 });
+    await writeGpt(disk, [{ name: "a", sizeSectors: 64 }, { name: "vault", sizeSectors: 200 }]);
+    const vault = await ccm(KEY, await (await readGpt(disk)).partition("vault"));
+    assert.equal((await vault.info()).sizeSectors, 100);
+    await vault.write(0, new Uint8Array(512 * 100).fill(0x44));
+    const back = new Uint8Array(512 * 100);
+    await vault.read(0, back);
+    assert.ok(back.every((x) => x === 0x44));
+    assert.deepEqual((await readGpt(disk)).list().map((p) => p.name), ["a", "vault"], "the table outside is intact");
   });
 });
