@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { openFile } from "../../block/file.ts";
 import { Ramdisk } from "../../block/ramdisk.ts";
+import { KvError } from "../../devices/errors.ts";
 import { kvRwContract, rejectsCode } from "../kv-contract.ts";
 import { formatFat } from "./layout.ts";
 import { FatKvRo, FatKvRw } from "./store.ts";
@@ -175,5 +176,24 @@ describe("FAT store and dosfstools/mtools", () => {
     assert.equal(new TextDecoder().decode(await kv.get("/keep")), "safe");
     assert.equal(await kv.exists("/huge"), null);
     await rejectsCode(FatKvRo.open(new Ramdisk({ sizeSectors: 64 })), "io");
+  });
+
+  it("a full FAT12 root directory refuses new entries and gives the data's clusters back", async () => {
+    const disk = new Ramdisk({ sizeSectors: 2048 });
+    await formatFat(disk, { type: 12 });
+    const kv = await FatKvRw.open(disk);
+    const free = kv.stats().freeBytes;
+    let stored = 0;
+    for (;; stored++) {
+      try {
+        await kv.set(`/n${stored}`, "x".repeat(600));
+      } catch (e) {
+        assert.ok(e instanceof KvError && e.code === "no-space" && /root directory is full/.test(e.message), String(e));
+        break;
+      }
+    }
+    assert.equal(stored, 224, "a 1 MiB FAT12 root holds 224 short entries");
+    assert.equal(kv.stats().freeBytes, free - stored * 2 * 512, "the refused value's clusters are free again");
+    await kv.set("/n0", "still writable");
   });
 });

@@ -461,7 +461,16 @@ export class FatKvRw extends FatKvRo implements KvRw {
       await this.updateEntry(parent, entry, fields);
       if (old) this.releaseClusters(old);
       await this.fat.commit();
-    } else await this.addEntry(parent, segments[segments.length - 1]!, fields, k);
+    } else {
+      try {
+        await this.addEntry(parent, segments[segments.length - 1]!, fields, k);
+      } catch (e) {
+        // No room for the entry (a full FAT12/16 root): give the data's clusters back.
+        this.releaseClusters(chain);
+        await this.fat.commit();
+        throw e;
+      }
+    }
     await this.dev.flush();
   }
 
