@@ -109,6 +109,10 @@ describe("GPT: reading tables written by sgdisk and sfdisk", () => {
     }
     await assert.rejects(table.partition("nope"), /no GPT partition named "nope"; partitions: 1 "esp", 2 "data", 5 "swap space"/);
     await assert.rejects(table.partition(3), /no GPT partition number 3/);
+    const twins = new Ramdisk({ sizeSectors: 8192 });
+    const t2 = await writeGpt(twins, [{ name: "x", sizeSectors: 10 }, { name: "y", sizeSectors: 10 }, { name: "x", sizeSectors: 10 }]);
+    await assert.rejects(t2.partition("x"), /2 GPT partitions are named "x" \(numbers 1, 3\); choose one by number/);
+    assert.equal((await (await t2.partition(3)).info()).sizeSectors, 10);
     await disk.disconnect();
   });
 });

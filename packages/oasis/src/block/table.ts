@@ -65,8 +65,11 @@ function describe(entries: PartitionEntry[]): string {
 
 function findEntry(scheme: string, entries: PartitionEntry[], nameOrNumber: string | number): PartitionEntry {
   if (typeof nameOrNumber === "string") {
-    const byName = entries.find((e) => e.name !== "" && e.name === nameOrNumber);
-    if (byName) return byName;
+    const byName = entries.filter((e) => e.name !== "" && e.name === nameOrNumber);
+    if (byName.length > 1) {
+      throw new BlockError("out-of-range", `${byName.length} ${scheme.toUpperCase()} partitions are named "${nameOrNumber}" (numbers ${byName.map((e) => e.number).join(", ")}); choose one by number`);
+    }
+    if (byName[0]) return byName[0];
     if (!/^[1-9][0-9]*$/.test(nameOrNumber)) {
       throw new BlockError("out-of-range", `no ${scheme.toUpperCase()} partition named "${nameOrNumber}"; ${describe(entries)}`);
     }
