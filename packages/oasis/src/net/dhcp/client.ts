@@ -282,12 +282,22 @@ export class DhcpClient {
     this.lose();
   }
 
-  private lose(): void {
+  private lose(afterNak = false): void {
     this.current = null;
     this.clearLeaseTimers();
     this.cancelTimer();
     this.ipv4.configure(null, null);
-    this.discover();
+    if (afterNak) this.restartLater();
+    else this.discover();
+  }
+
+  /** After a NAK: pause one retransmission interval, so a server that always refuses is not flooded. */
+  private restartLater(): void {
+    this.stateName = "init";
+    this.cancelTimer();
+    this.cancelTimer = this.clock.setTimer(this.o.initialTimeoutMs, () => {
+      if (this.stateName === "init") this.discover();
+    });
   }
 
   // ---- wire -----------------------------------------------------------------------------------
@@ -350,7 +360,7 @@ export class DhcpClient {
         if (type === DHCPACK && m.yiaddr === this.offer?.yiaddr) void this.bind(m);
         else if (type === DHCPNAK) {
           log.warn(`server refused our request${m.options.message ? `: ${m.options.message}` : ""}; starting over`);
-          this.discover();
+          this.restartLater();
         }
         break;
       case "renewing":
@@ -358,7 +368,7 @@ export class DhcpClient {
         if (type === DHCPACK && m.yiaddr !== 0) void this.bind(m);
         else if (type === DHCPNAK) {
           log.warn(`server refused to extend lease ${this.current?.address}${m.options.message ? `: ${m.options.message}` : ""}`);
-          this.lose();
+          this.lose(true);
         }
         break;
       default:
