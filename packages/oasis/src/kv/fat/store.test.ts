@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { openFile } from "../../block/file.ts";
+import { readMbr } from "../../block/mbr.ts";
 import { Ramdisk } from "../../block/ramdisk.ts";
 import { KvError } from "../../devices/errors.ts";
 import { kvRwContract, rejectsCode } from "../kv-contract.ts";
@@ -145,6 +146,32 @@ describe("FAT store and dosfstools/mtools", () => {
       }
     });
   }
+
+  it("reads and writes a FAT partition of a disk partitioned by sfdisk and formatted by mkfs.fat --offset", async () => {
+    const s = await scratch();
+    try {
+      const img = await image(s.dir, "disk.img", 24 * MiB);
+      execFileSync("sfdisk", ["-q", img], { input: "label: dos\nstart=2048, size=8192, type=83\nstart=10240, type=c\n" });
+      execFileSync("mkfs.fat", ["-F", "16", "--offset", "10240", img, String((24 * MiB) / 1024 - 5120)], { stdio: "ignore" });
+      const src = join(s.dir, "p.txt");
+      await writeFile(src, "put there by mcopy");
+      execFileSync("mcopy", ["-i", `${img}@@${10240 * 512}`, src, "::/from peer.txt"], { env: mtoolsEnv });
+      const blk = await openFile(img);
+      const table = await readMbr(blk);
+      const kv = await FatKvRw.open(await table.partition(2));
+      assert.equal(new TextDecoder().decode(await kv.get("/from peer.txt")), "put there by mcopy");
+      await kv.set("/from oasis/note.txt", "written through the partition");
+      await blk.disconnect();
+      assert.equal(mcopyOut(`${img}@@${10240 * 512}`, "/from oasis/note.txt").toString(), "written through the partition");
+      const raw = await readFile(img);
+      assert.ok(raw.subarray(0, 10240 * 512).indexOf("written through the partition") < 0, "nothing was written outside the partition");
+      const part = join(s.dir, "part.img");
+      await writeFile(part, raw.subarray(10240 * 512));
+      fsck(part);
+    } finally {
+      await s.done();
+    }
+  });
 
   it("generates unique ~N short names and VFAT long names for names that collide in 8.3", async () => {
     const s = await scratch();
