@@ -197,7 +197,9 @@ export async function readGpt(disk: Block): Promise<GptTable> {
     warnings.push(`GPT: primary table is damaged (${primary}); using the backup at sector ${backupLba}`);
     return { ...makeTable("gpt", disk, backup.h.diskGuid, backup.entries, warnings), source: "backup" };
   }
-  throw new PartitionTableError(`GPT: no usable table: primary: ${primary}; backup: ${backup}`);
+  const mbrOnly = mbr[510] === 0x55 && mbr[511] === 0xaa && !protective && [0, 1, 2, 3].some((s) => mbr[446 + s * 16 + 4] !== 0);
+  const hint = mbrOnly ? " (sector 0 holds an MBR partition table: read this disk with readMbr / mbr())" : "";
+  throw new PartitionTableError(`GPT: no usable table: primary: ${primary}; backup: ${backup}${hint}`);
 }
 
 export interface GptPartitionSpec {
