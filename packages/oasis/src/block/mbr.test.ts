@@ -247,6 +247,14 @@ describe("MBR: malformed tables are refused with a clear error", () => {
     await disk.disconnect();
   });
 
+  it("two extended partitions", async () => {
+    const path = await sfdiskImage();
+    await patch(path, 446 + 16 + 4, [0x0f]);
+    const disk = await openFile(path, { readOnly: true });
+    await assert.rejects(readMbr(disk), /^PartitionTableError: MBR: partitions 2 and 4 are both extended; only one is allowed$/);
+    await disk.disconnect();
+  });
+
   it("a corrupt status byte", async () => {
     const path = await sfdiskImage();
     await patch(path, 446 + 16, [0x42]);

@@ -90,7 +90,7 @@ export async function readMbr(disk: Block): Promise<PartitionTable> {
     }
     const isExtended = EXTENDED_TYPES.has(e.type);
     if (isExtended) {
-      if (extended) throw new PartitionTableError(`${where("")}: partitions ${extended.number} and ${number} are both extended; only one is allowed`);
+      if (extended) throw new PartitionTableError(`MBR: partitions ${extended.number} and ${number} are both extended; only one is allowed`);
       extended = { start: e.lbaStart, size: e.sectors, number };
     }
     if (e.type === 0xee) warnings.push("MBR: this is a GPT protective MBR; read the disk with readGpt");
