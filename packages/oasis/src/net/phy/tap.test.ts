@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
 import { NetError } from "../../devices/errors.ts";
 import type { Net } from "../../devices/net.ts";
+import { MemorySwitch } from "./switch.ts";
 import { openTap, simulateKernelBusy, type TapNet } from "./tap.ts";
 import { tapBlasterFile } from "./tap-addon.ts";
 
@@ -25,26 +26,26 @@ function macText(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
-/** Answers ARP for US_IP and ICMP echo requests to US_IP, by hand, with raw bytes. */
+/** Answers ARP and ICMP echo requests for US_IP (or `ip`), by hand, with raw bytes. */
 function answerArpAndPing(tap: Net, seen: Uint8Array[]): void {
   tap.listen(responder(tap, seen));
 }
 
-function responder(tap: Net, seen: Uint8Array[]): (f: Uint8Array) => void {
+function responder(tap: Net, seen: Uint8Array[], ip: readonly number[] = US_IP): (f: Uint8Array) => void {
   return (f) => {
     seen.push(f.slice());
     const type = (f[12]! << 8) | f[13]!;
-    if (type === 0x0806 && f[21] === 1 && f.subarray(38, 42).every((b, i) => b === US_IP[i])) {
+    if (type === 0x0806 && f[21] === 1 && f.subarray(38, 42).every((b, i) => b === ip[i])) {
       const r = new Uint8Array(42);
       r.set(f.subarray(6, 12), 0);
       r.set(tap.mac, 6);
       r.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2], 12);
       r.set(tap.mac, 22);
-      r.set(US_IP, 28);
+      r.set(ip, 28);
       r.set(f.subarray(22, 32), 32); // requester's MAC and IP
       tap.write(r);
     }
-    if (type === 0x0800 && f[23] === 1 && f[34] === 8 && f.subarray(30, 34).every((b, i) => b === US_IP[i])) {
+    if (type === 0x0800 && f[23] === 1 && f[34] === 8 && f.subarray(30, 34).every((b, i) => b === ip[i])) {
       const ihl = (f[14]! & 0xf) * 4;
       const total = (f[16]! << 8) | f[17]!;
       const r = f.slice(0, 14 + total);
@@ -205,6 +206,29 @@ describe("TAP device against the Linux kernel", { skip }, () => {
       await tap.disconnect();
       const gone = await ns.exec("ip", ["link", "show", "tapNew"], { check: false });
       assert.notEqual(gone.code, 0);
+    }));
+
+  it("bridges a MemorySwitch onto the TAP: two in-process hosts answer the kernel", () =>
+    withNetns(async (ns) => {
+      const tap = ns.openTap();
+      const sw = new MemorySwitch();
+      sw.attach(tap, "tap0");
+      const hosts = [
+        [192, 0, 2, 2],
+        [192, 0, 2, 3],
+      ].map((ip, i) => {
+        const port = sw.port({ mac: `02:00:00:00:00:1${i}` });
+        port.listen(responder(port, [], ip));
+        return port;
+      });
+      for (const ip of ["192.0.2.2", "192.0.2.3"]) {
+        const ping = await ns.exec("ping", ["-c", "2", "-i", "0.2", "-W", "3", ip], { check: false });
+        assert.equal(ping.code, 0, `${ip}: ${ping.stdout}${ping.stderr}`);
+      }
+      const neigh = (await ns.exec("ip", ["neigh", "show", "dev", ns.tap])).stdout;
+      assert.match(neigh, /192\.0\.2\.2 lladdr 02:00:00:00:00:10/);
+      assert.match(neigh, /192\.0\.2\.3 lladdr 02:00:00:00:00:11/);
+      assert.ok(hosts.every((h) => h.stats().txPackets >= 3));
     }));
 
   it("explains what is wrong when a TAP cannot be opened", () =>
