@@ -222,5 +222,11 @@ describe("FAT store and dosfstools/mtools", () => {
     assert.equal(stored, 224, "a 1 MiB FAT12 root holds 224 short entries");
     assert.equal(kv.stats().freeBytes, free - stored * 2 * 512, "the refused value's clusters are free again");
     await kv.set("/n0", "still writable");
+    // Renaming over a value when the new spelling needs more slots than the root has keeps the old value.
+    await kv.remove("/n0");
+    await kv.set("/ab", "target");
+    await rejectsCode(kv.rename("/n3", "/Ab"), "no-space");
+    assert.equal(new TextDecoder().decode(await kv.get("/ab")), "target");
+    assert.equal(await kv.exists("/n3"), "value");
   });
 });

@@ -584,10 +584,11 @@ export class FatKvRw extends FatKvRo implements KvRw {
       const destParent = await this.parentFor(dst, now);
       // The replaced value goes first (its name is about to be reused), its clusters only at the end.
       let freed: number[] = [];
+      let replaced: DirEntry | null = null;
       if (target && !target.root) {
-        const t = this.findIn(destParent, dst[dst.length - 1]!)!;
-        freed = this.fat.chain(t.firstCluster) ?? [];
-        await this.deleteEntry(destParent, t);
+        replaced = this.findIn(destParent, dst[dst.length - 1]!)!;
+        freed = this.fat.chain(replaced.firstCluster) ?? [];
+        await this.deleteEntry(destParent, replaced);
       }
       let srcParent = await this.resolveDir(src.slice(0, -1));
       if (srcParent.cluster === destParent.cluster) srcParent = destParent;
@@ -597,7 +598,13 @@ export class FatKvRw extends FatKvRo implements KvRw {
         await this.deleteEntry(srcParent, old);
         await this.addEntry(destParent, dst[dst.length - 1]!, { attr: moving.attr, firstCluster: moving.firstCluster, size: moving.size, mtimeMs: moving.mtimeMs }, keyOf(dst));
       } else {
-        await this.addEntry(destParent, dst[dst.length - 1]!, { attr: moving.attr, firstCluster: moving.firstCluster, size: moving.size, mtimeMs: moving.mtimeMs }, keyOf(dst));
+        try {
+          await this.addEntry(destParent, dst[dst.length - 1]!, { attr: moving.attr, firstCluster: moving.firstCluster, size: moving.size, mtimeMs: moving.mtimeMs }, keyOf(dst));
+        } catch (e) {
+          // No room for the new name: put the replaced value back (its slots are free again).
+          if (replaced) await this.addEntry(destParent, replaced.name, replaced, keyOf(dst));
+          throw e;
+        }
         await this.deleteEntry(srcParent, this.findIn(srcParent, src[src.length - 1]!)!);
       }
       if (this.isDir(moving) && srcParent.cluster !== destParent.cluster) {
