@@ -12,6 +12,7 @@ import { ARP_PACKET_LENGTH, ARP_REPLY, ARP_REQUEST, emitArp, parseArp, type ArpR
 import { BROADCAST_MAC, formatIpv4Address, formatMac, ipv4Number, macEquals, ZERO_MAC } from "../wire/address.ts";
 import { Counters, WireError } from "../wire/error.ts";
 import { systemClock, type Clock } from "../stack/clock.ts";
+import { EthernetLayer } from "../ethernet/ethernet.ts";
 
 const log = source("arp", "IPv4 address resolution");
 
@@ -101,7 +102,8 @@ export class ArpLayer implements Arp {
     };
     if (!(this.opt.cacheSize >= 1)) throw new RangeError(`ARP cacheSize must be at least 1, got ${this.opt.cacheSize}`);
     this.txRepr = { op: ARP_REQUEST, senderMac: ethernet.mac, senderIp: 0, targetMac: ZERO_MAC, targetIp: 0 };
-    ethernet.listen(ETHERTYPE_ARP, (_src, payload) => this.input(payload));
+    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_ARP, (payload) => this.input(payload));
+    else ethernet.listen(ETHERTYPE_ARP, (_src, payload) => this.input(payload));
   }
 
   // ---- Arp interface ------------------------------------------------------------------------

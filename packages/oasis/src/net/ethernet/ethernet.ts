@@ -1,5 +1,6 @@
 // Ethernet II over a Net: frames to the layer above by ethertype, with drop counters per reason.
 import type { Ethernet } from "../../devices/ethernet.ts";
+import { ETHERTYPE_IPV4 } from "../../devices/ethernet.ts";
 import type { MacAddr, Net } from "../../devices/net.ts";
 import { NetError } from "../../devices/errors.ts";
 import { source } from "oasis/logs";
@@ -16,7 +17,9 @@ export class EthernetLayer implements Ethernet {
   readonly mtu: number;
   /** Drops by reason ("truncated", "not-for-us", "unknown-ethertype", "handler-error"). */
   readonly drops = new Counters();
-  private readonly handlers = new Map<number, Handler>();
+  private readonly handlers = new Map<number, (frame: Uint8Array) => void>();
+  /** IPv4 is most of the traffic: its receiver is called without a map lookup. */
+  private ipv4: ((payload: Uint8Array) => void) | null = null;
   private readonly txBuffer: Uint8Array;
   private txBusy = false;
   private closed = false;
@@ -54,7 +57,13 @@ export class EthernetLayer implements Ethernet {
   }
 
   listen(ethertype: number, handler: Handler): void {
-    this.handlers.set(ethertype, handler);
+    this.listenPayload(ethertype, (frame) => handler(frame.subarray(6, 12), frame.subarray(ETHERNET_HEADER_LENGTH), frame.subarray(0, 6)));
+  }
+
+  /** Like `listen`, for receivers that need only the payload (ARP, IPv4): no per-frame views of the addresses. */
+  listenPayload(ethertype: number, handler: (payload: Uint8Array) => void): void {
+    if (ethertype === ETHERTYPE_IPV4) this.ipv4 = handler;
+    else this.handlers.set(ethertype, (frame) => handler(frame.subarray(ETHERNET_HEADER_LENGTH)));
   }
 
   input(frame: Uint8Array): void {
@@ -65,10 +74,11 @@ export class EthernetLayer implements Ethernet {
       return this.drops.add("not-for-us");
     }
     const ethertype = (frame[12]! << 8) | frame[13]!;
-    const handler = this.handlers.get(ethertype);
-    if (handler === undefined) return this.drops.add(ethertype < 0x600 ? "not-ethernet-ii" : "unknown-ethertype");
     try {
-      handler(frame.subarray(6, 12), frame.subarray(ETHERNET_HEADER_LENGTH), frame.subarray(0, 6));
+      if (ethertype === ETHERTYPE_IPV4 && this.ipv4 !== null) return this.ipv4(frame.subarray(ETHERNET_HEADER_LENGTH));
+      const handler = this.handlers.get(ethertype);
+      if (handler === undefined) return this.drops.add(ethertype < 0x600 ? "not-ethernet-ii" : "unknown-ethertype");
+      handler(frame);
     } catch (e) {
       this.drops.add("handler-error");
       log.error(() => `handler of ethertype 0x${ethertype.toString(16)} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -78,5 +88,6 @@ export class EthernetLayer implements Ethernet {
   async disconnect(): Promise<void> {
     this.closed = true;
     this.handlers.clear();
+    this.ipv4 = null;
   }
 }

@@ -10,12 +10,13 @@ import { source } from "oasis/logs";
 import { BROADCAST_MAC, formatIpv4Address, ipv4MulticastMac, ipv4Number, isIpv4Multicast, netmask, parseIpv4Cidr, parseIpv4Address } from "../wire/address.ts";
 import { ipv4PseudoSum } from "../wire/checksum.ts";
 import { Counters, WireError } from "../wire/error.ts";
-import { IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, writeIpv4Header } from "../wire/ipv4.ts";
+import { checkIpv4, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, writeIpv4Header } from "../wire/ipv4.ts";
 import { ICMP_DEST_UNREACHABLE, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from "../wire/icmpv4.ts";
 import type { ArpLayer } from "../arp/arp.ts";
 import { Icmpv4Layer, type IcmpOptions } from "../icmp/icmpv4.ts";
 import { systemClock, type Clock } from "../stack/clock.ts";
 import { Reassembler, type ReassemblyOptions } from "./reassembly.ts";
+import { EthernetLayer } from "../ethernet/ethernet.ts";
 
 const log = source("ipv4", "IPv4 layer");
 
@@ -67,6 +68,8 @@ export class Ipv4Layer implements Ipv4 {
   private rxDst = 0;
   private rxSrcText = "";
   private rxDstText = "";
+  private lastSrc = -1;
+  private lastSrcText = "";
 
   // The datagram being sent, read by `fill` (one bound function instead of a closure per packet).
   private txSrc = 0;
@@ -104,7 +107,8 @@ export class Ipv4Layer implements Ipv4 {
     this.icmp = new Icmpv4Layer(this, this.clock, options.icmp);
     if (options.cidr) this.configure(options.cidr, options.gateway ?? null);
     else if (options.gateway) throw new RangeError(`IPv4 gateway ${options.gateway} given without an address: set --ipv4 too`);
-    ethernet.listen(ETHERTYPE_IPV4, (_src, payload, dstMac) => this.input(payload, dstMac));
+    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV4, (payload) => this.input(payload));
+    else ethernet.listen(ETHERTYPE_IPV4, (_src, payload) => this.input(payload));
   }
 
   // ---- configuration --------------------------------------------------------------------------
@@ -266,28 +270,40 @@ export class Ipv4Layer implements Ipv4 {
   }
 
   // ---- input ----------------------------------------------------------------------------------
-  input(packet: Uint8Array, _dstMac?: MacAddr): void {
-    const p = parseIpv4(packet);
-    if (p instanceof WireError) return this.counters.add(p.reason);
-    const dst = p.dst;
+  input(packet: Uint8Array): void {
+    // Validate in place and read fields from the buffer: no representation object per datagram.
+    const bad = checkIpv4(packet);
+    if (bad !== null) return this.counters.add(bad);
+    const dst = ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0;
     const unicastToUs = dst === this.address && dst !== 0;
     if (!unicastToUs && dst !== 0xffffffff && dst !== this.subnetBroadcast && !isIpv4Multicast(dst) && this.address !== 0) {
       return this.counters.add("not-for-us");
     }
-    const src = p.src;
+    const src = ((packet[12]! << 24) | (packet[13]! << 16) | (packet[14]! << 8) | packet[15]!) >>> 0;
     if (src === 0xffffffff || isIpv4Multicast(src) || (src === this.subnetBroadcast && this.address !== 0)) return this.counters.add("bad-source");
-    if (p.moreFragments || p.fragmentOffset !== 0) {
+    const headerLength = (packet[0]! & 0x0f) * 4;
+    const total = (packet[2]! << 8) | packet[3]!;
+    if ((((packet[6]! << 8) | packet[7]!) & 0x3fff) !== 0) {
+      // MF set or a non-zero offset: a fragment (the slow path builds the full representation).
+      const p = parseIpv4(packet);
+      if (p instanceof WireError) return this.counters.add(p.reason);
       const whole = this.reassembler.add(p, packet);
       if (whole === null) return;
       return this.dispatch(p.protocol, src, dst, whole.datagram, whole.headerLength, unicastToUs);
     }
-    this.dispatch(p.protocol, src, dst, packet.subarray(0, p.headerLength + p.payloadLength), p.headerLength, unicastToUs);
+    this.dispatch(packet[9]!, src, dst, total === packet.length ? packet : packet.subarray(0, total), headerLength, unicastToUs);
   }
 
   private dispatch(proto: number, src: number, dst: number, datagram: Uint8Array, headerLength: number, unicastToUs: boolean): void {
     const payload = datagram.subarray(headerLength);
-    const srcText = formatIpv4Address(src);
-    const dstText = formatIpv4Address(dst);
+    // Consecutive datagrams usually come from the same peer to our address: skip the cache lookups.
+    let srcText = this.lastSrcText;
+    if (src !== this.lastSrc) {
+      srcText = formatIpv4Address(src);
+      this.lastSrc = src;
+      this.lastSrcText = srcText;
+    }
+    const dstText = dst === this.address ? this.addressText : formatIpv4Address(dst);
     this.rxDatagram = datagram;
     this.rxHeaderLength = headerLength;
     this.rxSrc = src;

@@ -5,8 +5,9 @@ import type { Ip } from "../../devices/ip.ts";
 import { PROTO_UDP } from "../../devices/ip.ts";
 import { source } from "oasis/logs";
 import { randomInt } from "oasis/random";
-import { Counters, WireError } from "../wire/error.ts";
-import { emitUdpHeader, parseUdp, UDP_HEADER_LENGTH } from "../wire/udp.ts";
+import { Counters } from "../wire/error.ts";
+import { emitUdpHeader, UDP_HEADER_LENGTH } from "../wire/udp.ts";
+import { onesSum } from "../wire/checksum.ts";
 
 const log = source("udp", "UDP");
 
@@ -57,9 +58,16 @@ export class UdpLayer implements Udp {
   }
 
   input(src: string, dst: string, payload: Uint8Array): void {
-    const r = parseUdp(payload, src.includes(":") ? null : this.ip.pseudoheaderSum(src, dst, PROTO_UDP, payload.length >= 6 ? (payload[4]! << 8) | payload[5]! : 0));
-    if (r instanceof WireError) return this.counters.add(r.reason);
-    const h = this.handlers[r.dstPort];
+    // parseUdp's checks, inline: this runs once per datagram.
+    const n = payload.length;
+    if (n < UDP_HEADER_LENGTH) return this.counters.add("truncated");
+    const length = (payload[4]! << 8) | payload[5]!;
+    if (length < UDP_HEADER_LENGTH || length > n) return this.counters.add("bad-length");
+    if ((payload[6]! | payload[7]!) !== 0 && onesSum(payload, 0, length, this.ip.pseudoheaderSum(src, dst, PROTO_UDP, length)) % 0xffff !== 0) {
+      return this.counters.add("bad-checksum");
+    }
+    const dstPort = (payload[2]! << 8) | payload[3]!;
+    const h = this.handlers[dstPort];
     if (h === undefined) {
       this.counters.add("closed-port");
       this.ip.sendPortUnreachable?.();
@@ -67,10 +75,10 @@ export class UdpLayer implements Udp {
     }
     try {
       // A fresh object: handlers may keep the addresses after returning (only `data` is borrowed).
-      h({ src, dst, srcPort: r.srcPort, dstPort: r.dstPort, data: r.payload });
+      h({ src, dst, srcPort: (payload[0]! << 8) | payload[1]!, dstPort, data: payload.subarray(UDP_HEADER_LENGTH, length) });
     } catch (e) {
       this.counters.add("handler-error");
-      log.error(() => `listener on port ${r.dstPort} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      log.error(() => `listener on port ${dstPort} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
   }
 

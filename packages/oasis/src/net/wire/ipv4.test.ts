@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { emitIpv4, Ipv4Packet, parseIpv4, writeIpv4Header, type Ipv4Repr } from "./ipv4.ts";
+import { checkIpv4, emitIpv4, Ipv4Packet, parseIpv4, writeIpv4Header, type Ipv4Repr } from "./ipv4.ts";
 import { WireError } from "./error.ts";
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -110,4 +110,19 @@ test("link padding after the datagram is ignored", () => {
   const p = parseIpv4(b);
   assert.ok(!(p instanceof WireError));
   assert.equal(p.payload.length, 8);
+});
+
+test("the allocation-free check agrees with parse on valid, mutated and random input", () => {
+  const verdict = (b: Uint8Array) => {
+    const p = parseIpv4(b);
+    return p instanceof WireError ? p.reason : null;
+  };
+  fc.assert(
+    fc.property(repr, fc.array(fc.tuple(fc.nat(63), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (r, edits) => {
+      const b = build(r);
+      for (const [at, v] of edits) if (at < b.length) b[at] = v;
+      assert.equal(checkIpv4(b), verdict(b));
+    }),
+  );
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => assert.equal(checkIpv4(b), verdict(b))), { numRuns: 2000 });
 });
