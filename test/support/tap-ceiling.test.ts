@@ -36,4 +36,42 @@ describe("measureTapRx", { skip: netnsUnavailable() }, () => {
         assert.ok(r.framesPerSecond > 1000, JSON.stringify(r));
       }
     }));
+
+  it("can blast IPv4/UDP datagrams whose checksums the kernel and tshark accept", () =>
+    withNetns(async (ns) => {
+      const kernelMac = (await ns.kernelMac()).split(":").map((h) => parseInt(h, 16));
+      const udpCounters = async () => {
+        const lines = (await ns.exec("cat", ["/proc/net/snmp"])).stdout.split("\n").filter((l) => l.startsWith("Udp:"));
+        const names = lines[0]!.split(/\s+/);
+        const values = lines[1]!.split(/\s+/).map(Number);
+        return Object.fromEntries(names.map((n, i) => [n, values[i]!])) as Record<string, number>;
+      };
+      const before = await udpCounters();
+      const capture = await ns.capture({ filter: "udp and dst host 192.0.2.1" });
+      const seqs: number[] = [];
+      await measureTapRx(ns, {
+        frames: 20,
+        frameSize: 100,
+        udp: { src: "192.0.2.1", dst: "192.0.2.2", port: 7 },
+        onFrame: (f, tap) => {
+          seqs.push(new DataView(f.buffer, f.byteOffset).getUint32(42));
+          // Swapping the addresses keeps both checksums valid (one's-complement sums commute):
+          // sent back, the kernel itself checks them.
+          const back = f.slice();
+          back.set(kernelMac, 0);
+          back.set(tap.mac, 6);
+          back.set(f.subarray(30, 34), 26);
+          back.set(f.subarray(26, 30), 30);
+          tap.write(back);
+        },
+      });
+      assert.deepEqual(seqs, Array.from({ length: 20 }, (_, i) => i));
+      const after = await udpCounters();
+      assert.equal(after.InCsumErrors! - before.InCsumErrors!, 0);
+      assert.equal(after.NoPorts! - before.NoPorts!, 20, "the kernel accepted all 20 (no socket on port 7)");
+      const text = await capture.stop(["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-T", "fields", "-e", "ip.checksum.status", "-e", "udp.checksum.status", "-e", "udp.dstport"]);
+      const lines = text.trim().split("\n");
+      assert.equal(lines.length, 20, text);
+      assert.ok(lines.every((l) => l === "1\t1\t7"), text);
+    }));
 });

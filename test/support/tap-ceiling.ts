@@ -19,7 +19,7 @@
 // JS call (batch 1 / write()) measured in the same run.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { tapBlasterFile } from "oasis/net/phy";
+import { tapBlasterFile, type TapNet } from "oasis/net/phy";
 import { netnsUnavailable, withNetns, type Netns } from "./netns.ts";
 
 export interface TapRxOptions {
@@ -29,10 +29,18 @@ export interface TapRxOptions {
   frameSize?: number;
   /** Frames per JS call (TapOptions.batch, default 128). */
   batch?: number;
-  /** Called for each frame, to measure a consumer on top of the raw device. */
-  onFrame?: (frame: Uint8Array) => void;
+  /** Called for each frame, to measure a consumer on top of the raw device (which may answer on `tap`). */
+  onFrame?: (frame: Uint8Array, tap: TapNet) => void;
   /** Give up after this long (default 60 s). */
   timeoutMs?: number;
+  /**
+   * Send IPv4/UDP datagrams (valid checksums, source port 9) instead of raw 0x88b5 frames, e.g.
+   * { src: "192.0.2.1", dst: "192.0.2.2", port: 7 }: the payload starts with a 32-bit sequence
+   * number. For measuring a UDP stack on top of the TAP against the same sender.
+   */
+  udp?: { src: string; dst: string; port: number };
+  /** The destination MAC of the blasted frames (default 02:00:00:00:0b:01); also the TAP's MAC. */
+  mac?: string;
 }
 
 export interface TapRxResult {
@@ -60,7 +68,9 @@ export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promi
   const batch = options.batch ?? 128;
   const blaster = tapBlasterFile();
   if (!existsSync(blaster)) throw new Error(`measureTapRx: ${blaster} is missing; build the addon with \`node packages/oasis/native/build.mjs\``);
-  const tap = ns.openTap({ mac: US_MAC, batch, mtu: Math.max(1500, frameSize - 14) });
+  const mac = options.mac ?? US_MAC;
+  const tap = ns.openTap({ mac, batch, mtu: Math.max(1500, frameSize - 14) });
+  const [typeHi, typeLo] = options.udp ? [0x08, 0x00] : [0x88, 0xb5];
   let received = 0;
   let first = 0n;
   let last = 0n;
@@ -68,10 +78,10 @@ export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promi
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => (resolveDone = r));
   tap.listen((f) => {
-    if (f[12] !== 0x88 || f[13] !== 0xb5) return;
+    if (f[12] !== typeHi || f[13] !== typeLo) return;
     if (received === 0) first = process.hrtime.bigint();
     received++;
-    onFrame?.(f);
+    onFrame?.(f, tap);
     if (received === frames) {
       last = process.hrtime.bigint();
       resolveDone();
@@ -79,7 +89,8 @@ export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promi
   });
   const cpuBefore = process.cpuUsage();
   try {
-    const sent = ns.exec(blaster, [ns.tap, US_MAC, String(frames), String(frameSize)], { timeoutMs: options.timeoutMs ?? 60_000 });
+    const kind = options.udp ? [`udp:${options.udp.src}:${options.udp.dst}:${options.udp.port}`] : [];
+    const sent = ns.exec(blaster, [ns.tap, mac, String(frames), String(frameSize), ...kind], { timeoutMs: options.timeoutMs ?? 60_000 });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`measureTapRx: only ${received} of ${frames} frames arrived within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);

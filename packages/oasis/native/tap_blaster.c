@@ -1,10 +1,12 @@
 // tap-blaster: makes the kernel send N Ethernet frames out of an interface as fast as it can
 // (AF_PACKET + sendmmsg, qdisc bypassed), to measure how fast a TAP reader can take them.
 //
-//   tap-blaster IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5]
+//   tap-blaster IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5 | udp:SRC_IP:DST_IP:PORT]
 //
-// Frames go from the interface's own MAC to DST_MAC; bytes 14..17 carry a big-endian sequence
-// number. Prints one JSON line: {"sent":N,"retries":R,"seconds":S}. Needs CAP_NET_RAW.
+// Frames go from the interface's own MAC to DST_MAC. With an EtherType, bytes 14..17 carry a
+// big-endian sequence number. With udp:…, each frame is an IPv4/UDP datagram (valid IP and UDP
+// checksums, source port 9, destination PORT) whose payload starts with the sequence number.
+// Prints one JSON line: {"sent":N,"retries":R,"seconds":S}. Needs CAP_NET_RAW.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +24,67 @@
 #include <unistd.h>
 
 #define BATCH 64
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (n & 1) sum += (uint32_t)(p[n - 1] << 8);
+  return sum;
+}
+
+static uint16_t fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+typedef struct {
+  int enabled;
+  uint8_t src[4], dst[4];
+  uint16_t port;
+} udp_mode;
+
+// Fills IPv4 + UDP headers for a frame of `size` bytes; the payload's first 4 bytes are `seq`.
+static void fill_udp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
+  uint8_t *ip = f + 14, *udp = f + 34, *payload = f + 42;
+  uint16_t ip_len = (uint16_t)(size - 14), udp_len = (uint16_t)(size - 34);
+  payload[0] = (uint8_t)(seq >> 24);
+  payload[1] = (uint8_t)(seq >> 16);
+  payload[2] = (uint8_t)(seq >> 8);
+  payload[3] = (uint8_t)seq;
+  ip[0] = 0x45;
+  ip[1] = 0;
+  ip[2] = (uint8_t)(ip_len >> 8);
+  ip[3] = (uint8_t)ip_len;
+  ip[4] = (uint8_t)(seq >> 8);
+  ip[5] = (uint8_t)seq;
+  ip[6] = 0x40;  // don't fragment
+  ip[7] = 0;
+  ip[8] = 64;
+  ip[9] = 17;
+  ip[10] = ip[11] = 0;
+  memcpy(ip + 12, u->src, 4);
+  memcpy(ip + 16, u->dst, 4);
+  uint16_t c = fold(sum16(ip, 20, 0));
+  ip[10] = (uint8_t)(c >> 8);
+  ip[11] = (uint8_t)c;
+  udp[0] = 0;
+  udp[1] = 9;
+  udp[2] = (uint8_t)(u->port >> 8);
+  udp[3] = (uint8_t)u->port;
+  udp[4] = (uint8_t)(udp_len >> 8);
+  udp[5] = (uint8_t)udp_len;
+  udp[6] = udp[7] = 0;
+  uint8_t pseudo[12];
+  memcpy(pseudo, u->src, 4);
+  memcpy(pseudo + 4, u->dst, 4);
+  pseudo[8] = 0;
+  pseudo[9] = 17;
+  pseudo[10] = (uint8_t)(udp_len >> 8);
+  pseudo[11] = (uint8_t)udp_len;
+  c = fold(sum16(udp, udp_len, sum16(pseudo, 12, 0)));
+  if (c == 0) c = 0xffff;
+  udp[6] = (uint8_t)(c >> 8);
+  udp[7] = (uint8_t)c;
+}
 
 static int parse_mac(const char *s, uint8_t mac[6]) {
   unsigned v[6];
@@ -41,7 +104,7 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5]\n", argv[0]);
+    fprintf(stderr, "usage: %s IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5 | udp:SRC_IP:DST_IP:PORT]\n", argv[0]);
     return 64;
   }
   const char *ifname = argv[1];
@@ -52,9 +115,31 @@ int main(int argc, char **argv) {
   }
   long count = strtol(argv[3], NULL, 10);
   long size = argc > 4 ? strtol(argv[4], NULL, 10) : 60;
-  long ethertype = argc > 5 ? strtol(argv[5], NULL, 0) : 0x88b5;
-  if (count <= 0 || size < 18 || size > 9014 || ethertype < 0x600 || ethertype > 0xffff) {
-    fprintf(stderr, "tap-blaster: COUNT must be > 0, FRAME_BYTES 18..9014, ETHERTYPE 0x0600..0xffff\n");
+  long ethertype = 0x88b5;
+  udp_mode udp;
+  memset(&udp, 0, sizeof udp);
+  if (argc > 5 && strncmp(argv[5], "udp:", 4) == 0) {
+    unsigned a[4], b[4], port;
+    if (sscanf(argv[5] + 4, "%u.%u.%u.%u:%u.%u.%u.%u:%u", &a[0], &a[1], &a[2], &a[3], &b[0], &b[1], &b[2], &b[3], &port) != 9 || port == 0 || port > 65535) {
+      fprintf(stderr, "tap-blaster: '%s' is not udp:SRC_IP:DST_IP:PORT (e.g. udp:192.0.2.1:192.0.2.2:7)\n", argv[5]);
+      return 64;
+    }
+    for (int i = 0; i < 4; i++) {
+      if (a[i] > 255 || b[i] > 255) {
+        fprintf(stderr, "tap-blaster: bad IPv4 address in '%s'\n", argv[5]);
+        return 64;
+      }
+      udp.src[i] = (uint8_t)a[i];
+      udp.dst[i] = (uint8_t)b[i];
+    }
+    udp.port = (uint16_t)port;
+    udp.enabled = 1;
+    ethertype = 0x0800;
+  } else if (argc > 5) {
+    ethertype = strtol(argv[5], NULL, 0);
+  }
+  if (count <= 0 || size < (udp.enabled ? 46 : 18) || size > 9014 || ethertype < 0x600 || ethertype > 0xffff) {
+    fprintf(stderr, "tap-blaster: COUNT must be > 0, FRAME_BYTES %d..9014, ETHERTYPE 0x0600..0xffff\n", udp.enabled ? 46 : 18);
     return 64;
   }
 
@@ -111,6 +196,10 @@ int main(int argc, char **argv) {
     int n = (int)(count - sent < BATCH ? count - sent : BATCH);
     for (int i = 0; i < n; i++) {
       uint32_t seq = (uint32_t)(sent + i);
+      if (udp.enabled) {
+        fill_udp(frames[i], size, &udp, seq);
+        continue;
+      }
       frames[i][14] = (uint8_t)(seq >> 24);
       frames[i][15] = (uint8_t)(seq >> 16);
       frames[i][16] = (uint8_t)(seq >> 8);
