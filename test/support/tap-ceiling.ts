@@ -1,7 +1,7 @@
 // The raw TAP ceiling: how many frames per second the kernel can push through a TAP into JS,
 // with nothing above the Net device. Other benchmarks compare their stack against it.
 //
-//   import { measureTapRx } from "../../test/support/tap-ceiling.ts";
+//   import { blast, measureTapRx } from "../../test/support/tap-ceiling.ts";
 //   await withNetns(async (ns) => {
 //     const r = await measureTapRx(ns, { frames: 200_000 });   // { framesPerSecond, … }
 //   });
@@ -10,6 +10,7 @@
 // AF_PACKET sender in the namespace that sends `frames` frames of `frameSize` bytes to the TAP
 // as fast as the TAP's ring takes them, retrying what a full ring refuses, so every frame arrives
 // exactly once. The rate is counted from the first frame delivered to JS to the last.
+// blast(ns, { mac, frames, udp }) runs just the sender, for a stack that opened ns.tap itself.
 //
 // measureTapTx(ns, { mode }) is the other direction: JS writes frames as fast as it can with
 // write() (one syscall per call), writeMany() or writePacked() (one JS → C call per batch), and
@@ -61,13 +62,34 @@ export interface TapRxResult {
 
 const US_MAC = "02:00:00:00:0b:01";
 
+export interface BlastOptions {
+  /** Destination MAC of the frames (the MAC of whatever listens on the TAP). */
+  mac: string;
+  frames: number;
+  /** Bytes per frame, Ethernet header included (default 60; at least 46 with udp). */
+  frameSize?: number;
+  /** IPv4/UDP datagrams instead of raw 0x88b5 frames (see TapRxOptions.udp). */
+  udp?: { src: string; dst: string; port: number };
+  timeoutMs?: number;
+}
+
+/**
+ * Makes the kernel send `frames` frames out of ns.tap as fast as the TAP takes them (tap-blaster).
+ * For benchmarks of a stack running on its own TAP: open it with ns.openTap, then blast.
+ */
+export async function blast(ns: Netns, options: BlastOptions): Promise<{ sent: number; retries: number; seconds: number }> {
+  const blaster = tapBlasterFile();
+  if (!existsSync(blaster)) throw new Error(`blast: ${blaster} is missing; build the addon with \`node packages/oasis/native/build.mjs\``);
+  const kind = options.udp ? [`udp:${options.udp.src}:${options.udp.dst}:${options.udp.port}`] : [];
+  const r = await ns.exec(blaster, [ns.tap, options.mac, String(options.frames), String(options.frameSize ?? 60), ...kind], { timeoutMs: options.timeoutMs ?? 60_000 });
+  return JSON.parse(r.stdout) as { sent: number; retries: number; seconds: number };
+}
+
 /** Measures kernel → TAP → JS frames per second inside `ns` (see the top of this file). */
 export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promise<TapRxResult> {
   const frames = options.frames ?? 200_000;
   const frameSize = options.frameSize ?? 60;
   const batch = options.batch ?? 128;
-  const blaster = tapBlasterFile();
-  if (!existsSync(blaster)) throw new Error(`measureTapRx: ${blaster} is missing; build the addon with \`node packages/oasis/native/build.mjs\``);
   const mac = options.mac ?? US_MAC;
   const tap = ns.openTap({ mac, batch, mtu: Math.max(1500, frameSize - 14) });
   const [typeHi, typeLo] = options.udp ? [0x08, 0x00] : [0x88, 0xb5];
@@ -89,8 +111,7 @@ export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promi
   });
   const cpuBefore = process.cpuUsage();
   try {
-    const kind = options.udp ? [`udp:${options.udp.src}:${options.udp.dst}:${options.udp.port}`] : [];
-    const sent = ns.exec(blaster, [ns.tap, mac, String(frames), String(frameSize), ...kind], { timeoutMs: options.timeoutMs ?? 60_000 });
+    const sent = blast(ns, { mac, frames, frameSize, udp: options.udp, timeoutMs: options.timeoutMs });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`measureTapRx: only ${received} of ${frames} frames arrived within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
@@ -98,7 +119,7 @@ export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promi
     const [report] = await Promise.race([Promise.all([sent, done]), timeout]).finally(() => clearTimeout(timer));
     const cpu = process.cpuUsage(cpuBefore);
     const readerCpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const { retries } = JSON.parse(report.stdout) as { retries: number };
+    const { retries } = report;
     const seconds = Number(last - first) / 1e9;
     return {
       frames,
