@@ -13,9 +13,14 @@ import type { PartitionTable } from "./table.ts";
 
 const log = source("block", "block devices, partitions and encryption");
 
+// How many file devices share each --block-file flag: one flag must never point two disks at one file.
+const fileFlagUsers = new Map<string, number>();
+
 /** `blockOfFile(path, { sectorSize, readOnly })`: the path can be replaced at boot with --[GROUP-]block-file. */
 export const fileBlockDevice = defineDevice({
   declare(options: { path: string; sectorSize: number; readOnly: boolean }, ctx) {
+    const flag = argName(ctx, "block-file");
+    fileFlagUsers.set(flag, (fileFlagUsers.get(flag) ?? 0) + 1);
     // No default in the declaration: ungrouped file devices share the flag, each keeps its own path.
     const file = runtimeArg.string({
       name: argName(ctx, "block-file"),
@@ -24,7 +29,12 @@ export const fileBlockDevice = defineDevice({
       section: "disk",
     });
     return async (): Promise<Block> => {
-      const path = file() ?? options.path;
+      const given = file();
+      const users = fileFlagUsers.get(flag) ?? 1;
+      if (given !== undefined && users > 1) {
+        throw new Error(`--${flag} would point ${users} file block devices at the same file; give them groups in config.ts (blockOfFile(path, { group: "data" }) reads --data-block-file)`);
+      }
+      const path = given ?? options.path;
       const disk = await FileBlock.open(path, { sectorSize: options.sectorSize, readOnly: options.readOnly });
       const info = await disk.info();
       log.info(() => `${path}: ${info.sizeSectors} sectors of ${info.sectorSize} bytes${info.readWrite ? "" : ", read-only"}`);

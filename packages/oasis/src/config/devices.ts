@@ -195,7 +195,7 @@ export function genericStackv4v6(
 }
 
 // ---- block devices ---------------------------------------------------------------------------
-/** A host file used as a disk (sector size 512 unless given). The path can be changed at boot. */
+/** A host file used as a disk (sector size 512 unless given). --block-file (--GROUP-block-file) replaces the path at boot. */
 export function blockOfFile(path: string, options: { group?: string; sectorSize?: number; readOnly?: boolean } = {}): Impl<"block"> {
   return impl({
     typ: block,
@@ -230,8 +230,8 @@ export function genericBlock(name: string, options: { group?: string; key?: Key<
 
 /**
  * AES-CCM authenticated encryption of every sector (mirage-block-ccm v2 layout: each logical sector
- * takes two physical ones). The key (hex, 16/24/32 bytes) is read at boot from --key (or
- * --GROUP-key); `key` here is only a default, for tests and demos.
+ * takes two physical ones). The key (hex, 16/24/32 bytes) is read at boot from --ccm-key (or
+ * --GROUP-ccm-key); `key` here is only a default, for tests and demos.
  */
 export function ccmBlock(disk: Impl<"block">, options: { key?: string; nonceLen?: number; group?: string } = {}): Impl<"block"> {
   return impl({
