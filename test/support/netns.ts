@@ -23,16 +23,20 @@
 //   ns.spawn(cmd, args, {env, cwd})   start a process inside → NsProcess (output, waitFor, stop)
 //   ns.node(script, args)             a TypeScript/JS file run with node --import tsx inside
 //   ns.run(binary, args)              a built unikernel (dist/NAME) inside, args e.g. --ipv4=…
+//   ns.tmpDir                         scratch directory, removed with the namespace
 //   ns.netem({ delayMs, lossPercent, … })   a netem qdisc on the kernel side of the TAP (kernels
 //                                     without sch_netem: netemUnavailable() says so; inject faults
 //                                     with withFaults from oasis/net/phy instead)
 //   ns.rateLimit("10mbit")            a tbf qdisc limiting what the kernel sends into the TAP
-//   ns.capture({ filter })            tshark on the TAP; stop() returns the decoded text
+//   ns.capture({ filter })            tshark on the TAP; stop() returns the decoded text (frames
+//                                     sent by tap-blaster bypass it: it skips the qdisc and taps)
 //
 // netnsUnavailable() returns undefined when the harness can run, else a reason to pass to
 // node:test's `skip` (not root, no /dev/net/tun, no `ip`).
 //
-// tapRxCeiling (test/support/tap-ceiling.ts) measures the raw kernel → TAP → JS frame rate.
+// Frames the kernel sends reach ns.openTap() only while the TAP is open; a process that opens
+// the TAP itself (ns.node / ns.run) must run inside the namespace, as those do.
+// measureTapRx / blast (test/support/tap-ceiling.ts) measure the raw kernel → TAP → JS rate.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
