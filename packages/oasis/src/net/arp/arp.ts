@@ -102,7 +102,7 @@ export class ArpLayer implements Arp {
     };
     if (!(this.opt.cacheSize >= 1)) throw new RangeError(`ARP cacheSize must be at least 1, got ${this.opt.cacheSize}`);
     this.txRepr = { op: ARP_REQUEST, senderMac: ethernet.mac, senderIp: 0, targetMac: ZERO_MAC, targetIp: 0 };
-    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_ARP, (payload) => this.input(payload));
+    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_ARP, (frame, offset) => this.input(frame.subarray(offset)));
     else ethernet.listen(ETHERTYPE_ARP, (_src, payload) => this.input(payload));
   }
 

@@ -17,9 +17,9 @@ export class EthernetLayer implements Ethernet {
   readonly mtu: number;
   /** Drops by reason ("truncated", "not-for-us", "unknown-ethertype", "handler-error"). */
   readonly drops = new Counters();
-  private readonly handlers = new Map<number, (frame: Uint8Array) => void>();
+  private readonly handlers = new Map<number, (frame: Uint8Array, offset: number) => void>();
   /** IPv4 is most of the traffic: its receiver is called without a map lookup. */
-  private ipv4: ((payload: Uint8Array) => void) | null = null;
+  private ipv4: ((frame: Uint8Array, offset: number) => void) | null = null;
   private readonly txBuffer: Uint8Array;
   private txBusy = false;
   private closed = false;
@@ -60,10 +60,13 @@ export class EthernetLayer implements Ethernet {
     this.listenPayload(ethertype, (frame) => handler(frame.subarray(6, 12), frame.subarray(ETHERNET_HEADER_LENGTH), frame.subarray(0, 6)));
   }
 
-  /** Like `listen`, for receivers that need only the payload (ARP, IPv4): no per-frame views of the addresses. */
-  listenPayload(ethertype: number, handler: (payload: Uint8Array) => void): void {
+  /**
+   * Like `listen`, for receivers inside the stack (ARP, IPv4): they get the frame and the offset
+   * of the payload, so no views are made per frame that they do not need.
+   */
+  listenPayload(ethertype: number, handler: (frame: Uint8Array, offset: number) => void): void {
     if (ethertype === ETHERTYPE_IPV4) this.ipv4 = handler;
-    else this.handlers.set(ethertype, (frame) => handler(frame.subarray(ETHERNET_HEADER_LENGTH)));
+    else this.handlers.set(ethertype, handler);
   }
 
   input(frame: Uint8Array): void {
@@ -75,10 +78,10 @@ export class EthernetLayer implements Ethernet {
     }
     const ethertype = (frame[12]! << 8) | frame[13]!;
     try {
-      if (ethertype === ETHERTYPE_IPV4 && this.ipv4 !== null) return this.ipv4(frame.subarray(ETHERNET_HEADER_LENGTH));
+      if (ethertype === ETHERTYPE_IPV4 && this.ipv4 !== null) return this.ipv4(frame, ETHERNET_HEADER_LENGTH);
       const handler = this.handlers.get(ethertype);
       if (handler === undefined) return this.drops.add(ethertype < 0x600 ? "not-ethernet-ii" : "unknown-ethertype");
-      handler(frame);
+      handler(frame, ETHERNET_HEADER_LENGTH);
     } catch (e) {
       this.drops.add("handler-error");
       log.error(() => `handler of ethertype 0x${ethertype.toString(16)} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -62,7 +62,9 @@ export class Ipv4Layer implements Ipv4 {
   private udpIntercept: IpHandler | null = null;
 
   // The datagram being dispatched, for ICMP errors and the pseudo-header fast path.
-  private rxDatagram: Uint8Array | null = null;
+  private rxFrame: Uint8Array | null = null;
+  private rxAt = 0;
+  private rxTotal = 0;
   private rxHeaderLength = 0;
   private rxSrc = 0;
   private rxDst = 0;
@@ -107,7 +109,7 @@ export class Ipv4Layer implements Ipv4 {
     this.icmp = new Icmpv4Layer(this, this.clock, options.icmp);
     if (options.cidr) this.configure(options.cidr, options.gateway ?? null);
     else if (options.gateway) throw new RangeError(`IPv4 gateway ${options.gateway} given without an address: set --ipv4 too`);
-    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV4, (payload) => this.input(payload));
+    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV4, (frame, offset) => this.inputAt(frame, offset));
     else ethernet.listen(ETHERTYPE_IPV4, (_src, payload) => this.input(payload));
   }
 
@@ -271,31 +273,37 @@ export class Ipv4Layer implements Ipv4 {
 
   // ---- input ----------------------------------------------------------------------------------
   input(packet: Uint8Array): void {
+    this.inputAt(packet, 0);
+  }
+
+  /** The datagram starting at `at` in `frame` (the Ethernet layer passes whole frames). */
+  inputAt(frame: Uint8Array, at: number): void {
     // Validate in place and read fields from the buffer: no representation object per datagram.
-    const bad = checkIpv4(packet);
+    const bad = checkIpv4(frame, at);
     if (bad !== null) return this.counters.add(bad);
-    const dst = ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0;
+    const dst = ((frame[at + 16]! << 24) | (frame[at + 17]! << 16) | (frame[at + 18]! << 8) | frame[at + 19]!) >>> 0;
     const unicastToUs = dst === this.address && dst !== 0;
     if (!unicastToUs && dst !== 0xffffffff && dst !== this.subnetBroadcast && !isIpv4Multicast(dst) && this.address !== 0) {
       return this.counters.add("not-for-us");
     }
-    const src = ((packet[12]! << 24) | (packet[13]! << 16) | (packet[14]! << 8) | packet[15]!) >>> 0;
+    const src = ((frame[at + 12]! << 24) | (frame[at + 13]! << 16) | (frame[at + 14]! << 8) | frame[at + 15]!) >>> 0;
     if (src === 0xffffffff || isIpv4Multicast(src) || (src === this.subnetBroadcast && this.address !== 0)) return this.counters.add("bad-source");
-    const headerLength = (packet[0]! & 0x0f) * 4;
-    const total = (packet[2]! << 8) | packet[3]!;
-    if ((((packet[6]! << 8) | packet[7]!) & 0x3fff) !== 0) {
+    const headerLength = (frame[at]! & 0x0f) * 4;
+    const total = (frame[at + 2]! << 8) | frame[at + 3]!;
+    if ((((frame[at + 6]! << 8) | frame[at + 7]!) & 0x3fff) !== 0) {
       // MF set or a non-zero offset: a fragment (the slow path builds the full representation).
+      const packet = frame.subarray(at);
       const p = parseIpv4(packet);
       if (p instanceof WireError) return this.counters.add(p.reason);
       const whole = this.reassembler.add(p, packet);
       if (whole === null) return;
-      return this.dispatch(p.protocol, src, dst, whole.datagram, whole.headerLength, unicastToUs);
+      return this.dispatch(p.protocol, src, dst, whole.datagram, 0, whole.headerLength, whole.datagram.length, unicastToUs);
     }
-    this.dispatch(packet[9]!, src, dst, total === packet.length ? packet : packet.subarray(0, total), headerLength, unicastToUs);
+    this.dispatch(frame[at + 9]!, src, dst, frame, at, headerLength, total, unicastToUs);
   }
 
-  private dispatch(proto: number, src: number, dst: number, datagram: Uint8Array, headerLength: number, unicastToUs: boolean): void {
-    const payload = datagram.subarray(headerLength);
+  private dispatch(proto: number, src: number, dst: number, frame: Uint8Array, at: number, headerLength: number, total: number, unicastToUs: boolean): void {
+    const payload = frame.subarray(at + headerLength, at + total);
     // Consecutive datagrams usually come from the same peer to our address: skip the cache lookups.
     let srcText = this.lastSrcText;
     if (src !== this.lastSrc) {
@@ -304,7 +312,9 @@ export class Ipv4Layer implements Ipv4 {
       this.lastSrcText = srcText;
     }
     const dstText = dst === this.address ? this.addressText : formatIpv4Address(dst);
-    this.rxDatagram = datagram;
+    this.rxFrame = frame;
+    this.rxAt = at;
+    this.rxTotal = total;
     this.rxHeaderLength = headerLength;
     this.rxSrc = src;
     this.rxDst = dst;
@@ -319,7 +329,7 @@ export class Ipv4Layer implements Ipv4 {
         const h = this.handlers[proto];
         if (h === undefined) {
           this.counters.add("unknown-protocol");
-          if (unicastToUs) this.icmp.sendError(ICMP_DEST_UNREACHABLE, UNREACHABLE_PROTOCOL, 0, datagram, headerLength, srcText, dstText);
+          if (unicastToUs) this.icmp.sendError(ICMP_DEST_UNREACHABLE, UNREACHABLE_PROTOCOL, 0, frame.subarray(at, at + total), headerLength, srcText, dstText);
         } else if (this.address === 0 && !unicastToUs && dst !== 0xffffffff) {
           this.counters.add("not-for-us"); // unconfigured: only the DHCP interception takes unicast
         } else h(srcText, dstText, payload);
@@ -328,7 +338,7 @@ export class Ipv4Layer implements Ipv4 {
       this.counters.add("handler-error");
       log.error(() => `handler of protocol ${proto} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     } finally {
-      this.rxDatagram = null;
+      this.rxFrame = null;
     }
   }
 
@@ -337,9 +347,9 @@ export class Ipv4Layer implements Ipv4 {
    * handler). Never for broadcast or multicast destinations.
    */
   sendPortUnreachable(): void {
-    const d = this.rxDatagram;
-    if (d === null || this.rxDst !== this.address || this.address === 0) return;
-    this.icmp.sendError(ICMP_DEST_UNREACHABLE, UNREACHABLE_PORT, 0, d, this.rxHeaderLength, this.rxSrcText, this.rxDstText);
+    const f = this.rxFrame;
+    if (f === null || this.rxDst !== this.address || this.address === 0) return;
+    this.icmp.sendError(ICMP_DEST_UNREACHABLE, UNREACHABLE_PORT, 0, f.subarray(this.rxAt, this.rxAt + this.rxTotal), this.rxHeaderLength, this.rxSrcText, this.rxDstText);
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -365,7 +375,7 @@ export class Ipv4Layer implements Ipv4 {
     packet.set(one ?? concat(chunks, length), IPV4_MIN_HEADER_LENGTH);
     // Delivered later, as from the wire: the sender never re-enters its own handler.
     queueMicrotask(() => {
-      if (!this.closed) this.dispatch(proto, src, this.address, packet, IPV4_MIN_HEADER_LENGTH, true);
+      if (!this.closed) this.dispatch(proto, src, this.address, packet, 0, IPV4_MIN_HEADER_LENGTH, packet.length, true);
     });
   }
 }

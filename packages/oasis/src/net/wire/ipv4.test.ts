@@ -125,4 +125,14 @@ test("the allocation-free check agrees with parse on valid, mutated and random i
     }),
   );
   fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => assert.equal(checkIpv4(b), verdict(b))), { numRuns: 2000 });
+  // At an offset inside a larger buffer (as in a received frame) it checks the same bytes.
+  fc.assert(
+    fc.property(repr, fc.uint8Array({ maxLength: 20 }), (r, prefix) => {
+      const b = build(r);
+      const framed = new Uint8Array(prefix.length + b.length);
+      framed.set(prefix);
+      framed.set(b, prefix.length);
+      assert.equal(checkIpv4(framed, prefix.length), verdict(b));
+    }),
+  );
 });

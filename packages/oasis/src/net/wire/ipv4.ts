@@ -107,20 +107,20 @@ function validateOptions(b: Uint8Array, end: number): WireError | null {
  * The same validation as parseIpv4 without building anything: null when the header is valid,
  * else the reason. For the receive path, which then reads fields straight from the buffer.
  */
-export function checkIpv4(b: Uint8Array): string | null {
-  const n = b.length;
+export function checkIpv4(b: Uint8Array, at = 0): string | null {
+  const n = b.length - at;
   if (n < IPV4_MIN_HEADER_LENGTH) return "truncated";
-  const v = b[0]!;
+  const v = b[at]!;
   if (v >>> 4 !== 4) return "bad-version";
   const headerLength = (v & 0x0f) * 4;
   if (headerLength < IPV4_MIN_HEADER_LENGTH) return "bad-ihl";
   if (headerLength > n) return "truncated";
-  const totalLength = (b[2]! << 8) | b[3]!;
+  const totalLength = (b[at + 2]! << 8) | b[at + 3]!;
   if (totalLength < headerLength) return "bad-length";
   if (totalLength > n) return "truncated";
-  if (onesSum(b, 0, headerLength) % 0xffff !== 0) return "bad-checksum";
-  if ((((b[6]! << 8) | b[7]!) & 0x1fff) * 8 + totalLength > IPV4_MAX_DATAGRAM) return "too-large";
-  if (headerLength > IPV4_MIN_HEADER_LENGTH) return validateOptions(b, headerLength)?.reason ?? null;
+  if (onesSum(b, at, at + headerLength) % 0xffff !== 0) return "bad-checksum";
+  if ((((b[at + 6]! << 8) | b[at + 7]!) & 0x1fff) * 8 + totalLength > IPV4_MAX_DATAGRAM) return "too-large";
+  if (headerLength > IPV4_MIN_HEADER_LENGTH) return validateOptions(b.subarray(at), headerLength)?.reason ?? null;
   return null;
 }
 
