@@ -24,7 +24,8 @@ export function dictionaryDigest(children: ReadonlyArray<{ name: string; kind: E
 
 interface Listable {
   list(key: string): Promise<Array<[string, EntryKind]>>;
-  get(key: string): Promise<Uint8Array>;
+  /** For values: SHA-256 of the bytes (each store may compute or cache it its own way). */
+  digest(key: string): Promise<Uint8Array>;
 }
 
 /** Deeper than this, a "dictionary" is a loop in a damaged file system, not a real tree. */
@@ -36,7 +37,7 @@ export async function digestDictionaryOf(store: Listable, key: string, depth = 0
   const children = [];
   for (const [child, kind] of await store.list(key)) {
     const name = child.slice(child.lastIndexOf("/") + 1);
-    const digest = kind === "value" ? valueDigest(await store.get(child)) : await digestDictionaryOf(store, child, depth + 1);
+    const digest = kind === "value" ? await store.digest(child) : await digestDictionaryOf(store, child, depth + 1);
     children.push({ name, kind, digest });
   }
   return dictionaryDigest(children);

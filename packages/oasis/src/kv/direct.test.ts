@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { createHash } from "node:crypto";
 import { DirectKvRo, DirectKvRw } from "./direct.ts";
 import { kvRwContract, rejectsCode } from "./kv-contract.ts";
 
@@ -65,6 +66,20 @@ describe("direct store", () => {
       await rejectsCode(kv.set("/../escaped", "x"), "invalid-key");
       await rejectsCode(kv.set("/.oasis-tmp-1234-x", "x"), "invalid-key");
       assert.deepEqual(await readdir(s.base), ["store"]);
+    } finally {
+      await s.done();
+    }
+  });
+
+  it("digests follow changes made by the host, even of the same size", async () => {
+    const s = await scratch();
+    try {
+      const kv = await DirectKvRo.open(s.store);
+      await writeFile(join(s.store, "f"), "aaaa");
+      const first = await kv.digest("/f");
+      assert.deepEqual(await kv.digest("/f"), first);
+      await writeFile(join(s.store, "f"), "bbbb");
+      assert.deepEqual(await kv.digest("/f"), new Uint8Array(createHash("sha256").update("bbbb").digest()));
     } finally {
       await s.done();
     }

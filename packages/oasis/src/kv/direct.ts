@@ -8,7 +8,9 @@ import type { EntryKind, KvRo, KvRw } from "../devices/kv.ts";
 import { KvError } from "../devices/errors.ts";
 import { randomUint32 } from "oasis/random";
 import { childKey, checkOffset, errors, isPrefixOf, keyOf, parseKey, toBytes } from "./key.ts";
-import { digestDictionaryOf, valueDigest } from "./digest.ts";
+import { digestDictionaryOf } from "./digest.ts";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 
 const TEMP_PREFIX = ".oasis-tmp-";
 
@@ -32,6 +34,8 @@ function io(key: string, what: string, e: unknown): KvError {
 }
 
 export class DirectKvRo implements KvRo {
+  private readonly digests = new Map<string, { ino: number; size: number; mtimeMs: number; ctimeMs: number; digest: Uint8Array }>();
+
   protected constructor(
     readonly dir: string,
     protected readonly root: string,
@@ -180,7 +184,22 @@ export class DirectKvRo implements KvRo {
 
   async digest(key: string): Promise<Uint8Array> {
     const { at, key: k } = await this.find(key);
-    return at.kind === "value" ? valueDigest(await this.get(k)) : digestDictionaryOf(this, k);
+    if (at.kind !== "value") return digestDictionaryOf(this, k);
+    // A file is hashed again only when it changed (ctime moves on every write, rename or chmod).
+    const st = at.stat;
+    const cached = this.digests.get(at.real);
+    if (cached && cached.ino === st.ino && cached.size === st.size && cached.mtimeMs === st.mtimeMs && cached.ctimeMs === st.ctimeMs) return cached.digest;
+    let digest: Uint8Array;
+    try {
+      const hash = createHash("sha256");
+      for await (const chunk of createReadStream(at.real)) hash.update(chunk as Buffer);
+      digest = new Uint8Array(hash.digest());
+    } catch (e) {
+      throw io(k, "reading", e);
+    }
+    if (this.digests.size >= 4096) this.digests.clear();
+    this.digests.set(at.real, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+    return digest;
   }
 
   async size(key: string): Promise<number> {

@@ -42,6 +42,9 @@ const fold = (s: string) => s.toUpperCase();
 
 export class FatKvRo implements KvRo {
   protected readonly lock = new Mutex();
+  /** Value digests, valid while `generation` (bumped by every write) is unchanged. */
+  protected readonly digests = new Map<string, { generation: number; digest: Uint8Array }>();
+  protected generation = 0;
   /** Loaded directories by first cluster (0: the root). Writes update them in place. */
   protected readonly dirs = new Map<number, Dir>();
 
@@ -265,10 +268,17 @@ export class FatKvRo implements KvRo {
     const k = keyOf(this.segmentsOf(key));
     const kind = await this.exists(k);
     if (kind === null) {
-      await this.findValue(k); // throws the precise error
+      await this.locked(k, () => this.findValue(k)); // throws the precise error
       throw errors.notFound(k);
     }
-    return kind === "value" ? valueDigest(await this.get(k)) : digestDictionaryOf(this, k);
+    if (kind === "dictionary") return digestDictionaryOf(this, k);
+    const cached = this.digests.get(fold(k));
+    if (cached && cached.generation === this.generation) return cached.digest;
+    const generation = this.generation; // before reading: a write meanwhile makes this entry stale at once
+    const digest = valueDigest(await this.get(k));
+    if (this.digests.size >= 4096) this.digests.clear();
+    this.digests.set(fold(k), { generation, digest });
+    return digest;
   }
 
   size(key: string): Promise<number> {
@@ -283,6 +293,18 @@ export class FatKvRw extends FatKvRo implements KvRw {
     const { dev, fat, layout } = await FatKvRo.load(block, what);
     if (!dev.readWrite) throw new KvError("read-only", "/", `${what}: the block device is read-only; use fatKvRo or open the disk read-write`);
     return new FatKvRw(dev, fat, layout, what);
+  }
+
+  /** A write: runs alone, and invalidates cached digests. */
+  private writing<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.locked(key, async () => {
+      this.generation++;
+      try {
+        return await task();
+      } finally {
+        this.generation++;
+      }
+    });
   }
 
   /** Writes bytes into a file's clusters from byte `offset` of the file. */
@@ -475,11 +497,11 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   set(key: string, value: Uint8Array | string): Promise<void> {
-    return this.locked(key, () => this.writeValue(this.segmentsOf(key), toBytes(value), nowMs()));
+    return this.writing(key, () => this.writeValue(this.segmentsOf(key), toBytes(value), nowMs()));
   }
 
   setPartial(key: string, offset: number, data: Uint8Array | string): Promise<void> {
-    return this.locked(key, async () => {
+    return this.writing(key, async () => {
       const segments = this.segmentsOf(key);
       const k = keyOf(segments);
       checkOffset(k, "offset", offset);
@@ -511,7 +533,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   allocate(key: string, size: number, lastModified?: Date): Promise<void> {
-    return this.locked(key, async () => {
+    return this.writing(key, async () => {
       const segments = this.segmentsOf(key);
       const k = keyOf(segments);
       checkOffset(k, "size", size);
@@ -546,7 +568,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   remove(key: string): Promise<void> {
-    return this.locked(key, async () => {
+    return this.writing(key, async () => {
       const segments = this.segmentsOf(key);
       const k = keyOf(segments);
       let found: Found | null;
@@ -565,7 +587,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
   }
 
   rename(source: string, dest: string): Promise<void> {
-    return this.locked(source, async () => {
+    return this.writing(source, async () => {
       const src = this.segmentsOf(source);
       let dst = this.segmentsOf(dest);
       const from = await this.resolve(src);
