@@ -17,7 +17,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <fcntl.h>
-#include <linux/if.h>
+#include <net/if.h>
 #include <linux/if_tun.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -307,6 +307,7 @@ typedef struct {
   int fd;
   int mtu;
   int err;
+  int created;
   const char *stage;
 } open_request;
 
@@ -338,6 +339,7 @@ static void *open_in_namespace(void *arg) {
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
   strncpy(ifr.ifr_name, req->name, IFNAMSIZ - 1);
+  req->created = if_nametoindex(req->name) == 0;  // TUNSETIFF creates a missing TAP
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     req->err = errno;
     req->stage = "cannot attach to TAP";
@@ -435,6 +437,8 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_set_named_property(env, result, "name", v));
   CHECK(env, napi_create_int32(env, req.mtu, &v));
   CHECK(env, napi_set_named_property(env, result, "mtu", v));
+  CHECK(env, napi_get_boolean(env, req.created, &v));
+  CHECK(env, napi_set_named_property(env, result, "created", v));
   return result;
 }
 

@@ -24,7 +24,8 @@ export type TapHandle = { readonly __tap: unique symbol };
 
 /** The C functions (native/tap.c). */
 export interface TapAddon {
-  open(name: string, queueLimit: number, netnsPath?: string): { handle: TapHandle; name: string; mtu: number };
+  /** `created`: the TAP did not exist and TUNSETIFF made a non-persistent one. */
+  open(name: string, queueLimit: number, netnsPath?: string): { handle: TapHandle; name: string; mtu: number; created: boolean };
   listen(handle: TapHandle, buffer: Uint8Array, lengths: Uint32Array, frameMax: number, onFrames: (count: number, errno: number) => void): void;
   unlisten(handle: TapHandle): void;
   /** 0 sent, 1 queued, 2 dropped (queue full), negative errno: lost. */

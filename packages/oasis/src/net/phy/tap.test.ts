@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
 import { NetError } from "../../devices/errors.ts";
+import { setReporter } from "oasis/logs";
 import type { Net } from "../../devices/net.ts";
 import { MemorySwitch } from "./switch.ts";
 import { openTap, simulateKernelBusy, type TapNet } from "./tap.ts";
@@ -200,8 +201,18 @@ describe("TAP device against the Linux kernel", { skip }, () => {
 
   it("creates a TAP that does not exist yet, which goes away when disconnected", () =>
     withNetns(async (ns) => {
-      const tap = openTap("tapNew", { netns: ns.name });
+      const lines: string[] = [];
+      setReporter((level, src, message) => void lines.push(`${level} ${src} ${message}`));
+      let tap: TapNet;
+      try {
+        tap = openTap("tapNew", { netns: ns.name });
+        void ns.openTap().disconnect(); // the existing TAP: no warning
+      } finally {
+        setReporter((level, src, message) => console.log(`${level} [${src}] ${message}`));
+      }
       assert.equal(tap.name, "tapNew");
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0]!, /^warning net\.tap TAP tapNew did not exist, so it was created; .*ip tuntap add mode tap user \$USER name tapNew/);
       assert.match((await ns.exec("ip", ["-o", "link", "show", "tapNew"])).stdout, /tapNew/);
       await tap.disconnect();
       const gone = await ns.exec("ip", ["link", "show", "tapNew"], { check: false });

@@ -90,7 +90,12 @@ export function openTap(name: string, options: TapOptions = {}): TapNet {
       : advice(code, name);
     throw new NetError("unavailable", `cannot open TAP ${name}${options.netns ? ` in namespace ${options.netns}` : ""}: ${message}; ${hint}`, { cause: e });
   }
-  if (netnsPath === undefined && interfaceIsUp(opened.name) === false) {
+  if (opened.created) {
+    log.warn(
+      `TAP ${opened.name} did not exist, so it was created; it is down and disappears when this process exits. ` +
+        `For a lasting one: sudo ip tuntap add mode tap user $USER name ${opened.name}; sudo ip link set ${opened.name} up; sudo ip addr add 192.0.2.1/24 dev ${opened.name}`,
+    );
+  } else if (netnsPath === undefined && interfaceIsUp(opened.name) === false) {
     log.warn(`TAP ${opened.name} is down, so the kernel will neither send nor accept frames: bring it up with \`ip link set ${opened.name} up\``);
   }
   return new Tap(addon, opened.handle, opened.name, options.mtu ?? (opened.mtu > 0 ? opened.mtu : 1500), options);
