@@ -146,7 +146,9 @@ export class DirectKvRo implements KvRo {
     let fh: fs.FileHandle | undefined;
     try {
       fh = await fs.open(at.real, "r");
-      const buf = new Uint8Array(length);
+      const size = (await fh.stat()).size;
+      const buf = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+      length = buf.length;
       let got = 0;
       while (got < length) {
         const { bytesRead } = await fh.read(buf, got, length - got, offset + got);

@@ -74,6 +74,7 @@ export function kvRwContract(name: string, make: () => Promise<{ kv: KvRw; done?
       assert.equal(text(await kv.getPartial("/p", 2, 3)), "234");
       assert.equal(text(await kv.getPartial("/p", 8, 10)), "89");
       assert.equal((await kv.getPartial("/p", 20, 5)).length, 0);
+      assert.equal(text(await kv.getPartial("/p", 7, Number.MAX_SAFE_INTEGER)), "789");
     });
 
     test("digests are SHA-256 of the value and change with a dictionary's contents", async (kv) => {
