@@ -259,6 +259,11 @@ describe("TAP device against the Linux kernel", { skip }, () => {
         (e: unknown) => e instanceof NetError && /no network namespace/.test(e.message),
       );
       assert.throws(() => openTap("has space"), (e: unknown) => e instanceof NetError && /not a valid interface name/.test(e.message));
+      // Bad options are refused before the TAP is attached, so it stays free.
+      assert.throws(() => ns.openTap({ batch: 0 }), /batch must be an integer/);
+      assert.throws(() => ns.openTap({ mtu: 10 }), /mtu must be an integer/);
+      assert.throws(() => ns.openTap({ mac: "nope" }), /not a MAC address/);
+      await ns.openTap().disconnect();
     }));
 
   it("rejects bad frames and writes after disconnect, and stops delivering after disconnect", () =>

@@ -75,6 +75,13 @@ export function openTap(name: string, options: TapOptions = {}): TapNet {
   if (!/^[^\s/:]{1,15}$/.test(name)) {
     throw new NetError("unavailable", `'${name}' is not a valid interface name: 1 to 15 characters, no spaces, '/' or ':'`);
   }
+  // Checked before opening: a TAP attached and then abandoned would stay busy.
+  const batch = options.batch ?? 128;
+  if (!(Number.isInteger(batch) && batch >= 1 && batch <= 4096)) throw new RangeError(`TAP ${name}: batch must be an integer in 1..4096, got ${options.batch}`);
+  if (options.mtu !== undefined && !(Number.isInteger(options.mtu) && options.mtu >= 46 && options.mtu <= 65521)) {
+    throw new RangeError(`TAP ${name}: mtu must be an integer in 46..65521, got ${options.mtu}`);
+  }
+  const mac = options.mac === undefined ? randomMac() : toMac(options.mac, `TAP ${name}`);
   const addon = loadTapAddon();
   const netnsPath = options.netns === undefined ? undefined : options.netns.includes("/") ? options.netns : `/var/run/netns/${options.netns}`;
   let opened: ReturnType<TapAddon["open"]>;
@@ -98,17 +105,14 @@ export function openTap(name: string, options: TapOptions = {}): TapNet {
   } else if (netnsPath === undefined && interfaceIsUp(opened.name) === false) {
     log.warn(`TAP ${opened.name} is down, so the kernel will neither send nor accept frames: bring it up with \`ip link set ${opened.name} up\``);
   }
-  return new Tap(addon, opened.handle, opened.name, options.mtu ?? (opened.mtu > 0 ? opened.mtu : 1500), options);
+  return new Tap(addon, opened.handle, opened.name, options.mtu ?? (opened.mtu > 0 ? opened.mtu : 1500), mac, batch);
 }
 
 class Tap implements TapNet {
-  readonly mac: MacAddr;
   private connected = true;
   private handler: ((frame: Uint8Array) => void) | null = null;
   private rxBuffer: Uint8Array | null = null;
   private rxLengths: Uint32Array | null = null;
-  private handlerErrors = 0;
-  private readonly batch: number;
   private packBuffer = new Uint8Array(0);
   private packLengths = new Uint32Array(0);
   private reportedErrno = 0;
@@ -118,13 +122,9 @@ class Tap implements TapNet {
     private readonly handle: TapHandle,
     readonly name: string,
     readonly mtu: number,
-    options: TapOptions,
-  ) {
-    this.mac = options.mac === undefined ? randomMac() : toMac(options.mac, `TAP ${name}`);
-    this.batch = options.batch ?? 128;
-    if (!(Number.isInteger(this.batch) && this.batch >= 1 && this.batch <= 4096)) throw new RangeError(`TAP ${name}: batch must be an integer in 1..4096, got ${options.batch}`);
-    if (!(Number.isInteger(mtu) && mtu >= 46 && mtu <= 65521)) throw new RangeError(`TAP ${name}: mtu must be an integer in 46..65521, got ${mtu}`);
-  }
+    readonly mac: MacAddr,
+    private readonly batch: number,
+  ) {}
 
   private check(frame: Uint8Array): void {
     if (!this.connected) throw new NetError("disconnected", `TAP ${this.name} is disconnected; frames can no longer be written to it`);
@@ -194,7 +194,6 @@ class Tap implements TapNet {
       try {
         this.handler(buf.subarray(off, off + len));
       } catch (e) {
-        this.handlerErrors++;
         log.error(() => `TAP ${this.name}: listener threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }
       off += len;
