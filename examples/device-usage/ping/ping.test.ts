@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { buildExample } from "../../../test/support/unikernel.ts";
+import { buildExample, runUnikernel } from "../../../test/support/unikernel.ts";
 import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
 
 const skip = netnsUnavailable();
@@ -13,6 +13,31 @@ function received(output: string): number {
   assert.ok(m, `no ping summary in:\n${output}`);
   return Number(m[2]);
 }
+
+describe("ping example: arguments", () => {
+  it("lists --ipv4 and --ipv4-gateway under NETWORK OPTIONS and rejects a bad address with exit code 64", async () => {
+    const { bin } = await buildExample("examples/device-usage/ping");
+    const help = await runUnikernel(bin, ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /NETWORK OPTIONS[^]*--ipv4=CIDR[^]*Default: 10\.0\.0\.2\/24[^]*--ipv4-gateway=IP/);
+    const bad = await runUnikernel(bin, ["--ipv4=10.0.0.300/24"]);
+    assert.equal(bad.code, 64);
+    assert.match(bad.stderr, /'10\.0\.0\.300\/24' for --ipv4: expected .*like 192\.0\.2\.2\/24/);
+  });
+
+  it("a gateway outside the network stops the boot with a message naming the device", { skip }, async () => {
+    const { bin } = await buildExample("examples/device-usage/ping");
+    await withNetns(
+      async (ns) => {
+        const u = ns.run(bin, ["--ipv4=192.0.2.2/24", "--ipv4-gateway=198.51.100.1"]);
+        const done = await u.exited;
+        assert.equal(done.code, 1);
+        assert.match(u.output(), /ipv4.*198\.51\.100\.1 is not inside 192\.0\.2\.2\/24/);
+      },
+      { kernelAddress: "192.0.2.1/24" },
+    );
+  });
+});
 
 describe("ping example", { skip }, () => {
   it("answers 20 pings and logs each request; its pcap reads in tshark with nothing malformed", async () => {
