@@ -203,6 +203,27 @@ describe("FAT store and dosfstools/mtools", () => {
     assert.equal(new TextDecoder().decode(await kv.get("/keep")), "safe");
     assert.equal(await kv.exists("/huge"), null);
     await rejectsCode(FatKvRo.open(new Ramdisk({ sizeSectors: 64 })), "io");
+    await rejectsCode(kv.setPartial("/keep", 2 ** 32, "x"), "no-space");
+    await rejectsCode(kv.setPartial("/new", 2 ** 32, "x"), "no-space");
+    await rejectsCode(kv.allocate("/big", 2 ** 32), "no-space");
+    assert.equal(new TextDecoder().decode(await kv.get("/keep")), "safe");
+  });
+
+  it("leaves no bytes of deleted files in the slack of a new file's last cluster", async () => {
+    const disk = new Ramdisk({ sizeSectors: 2048 });
+    const layout = await formatFat(disk, { type: 12 });
+    const kv = await FatKvRw.open(disk);
+    await kv.set("/secret", new Uint8Array(4 * 512).fill(0xff));
+    await kv.remove("/secret");
+    await kv.set("/small", "x");
+    await kv.setPartial("/grown", 700, "y");
+    const raw = new Uint8Array(8 * 512);
+    await disk.read(layout.firstDataSector, raw);
+    assert.equal(raw.indexOf(0xff), -1, "the old 0xff bytes are gone");
+    const big = 3 * 1024 * 1024 + 5;
+    await kv.allocate("/zeros", big);
+    assert.equal(await kv.size("/zeros"), big);
+    assert.ok((await kv.getPartial("/zeros", big - 10, 100)).every((b) => b === 0));
   });
 
   it("a full FAT12 root directory refuses new entries and gives the data's clusters back", async () => {

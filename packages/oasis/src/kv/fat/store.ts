@@ -325,6 +325,11 @@ export class FatKvRw extends FatKvRo implements KvRw {
     }
   }
 
+  /** FAT records sizes in 32 bits. */
+  private checkFileSize(key: string, size: number): void {
+    if (size > 0xffffffff) throw new KvError("no-space", key, `${key} would be ${size} bytes; a file on FAT holds at most 4 GiB - 1 byte`);
+  }
+
   private clustersFor(size: number): number {
     return Math.ceil(size / this.layout.clusterBytes);
   }
@@ -465,18 +470,37 @@ export class FatKvRw extends FatKvRo implements KvRw {
 
   /** Stores `data` as a new chain and points the entry at it, then frees the old chain. */
   private async writeValue(segments: string[], data: Uint8Array, mtimeMs: number): Promise<void> {
+    return this.writeNewChain(segments, data.length, (chain) => this.fill(chain, 0, data), mtimeMs);
+  }
+
+  /** Writes `data` at byte `at` of a chain, then zeros up to the end of its last cluster. */
+  private async fill(chain: readonly number[], at: number, data: Uint8Array): Promise<void> {
+    await this.writeClusters(chain, at, data);
+    const end = at + data.length;
+    const slack = chain.length * this.layout.clusterBytes - end;
+    // Zeroed slack: no bytes of deleted files linger after our data.
+    if (slack > 0) await this.writeClusters(chain, end, new Uint8Array(slack));
+  }
+
+  /** Zeros [from, to) of a chain, a megabyte at a time. */
+  private async zero(chain: readonly number[], from: number, to: number): Promise<void> {
+    const chunk = new Uint8Array(Math.min(to - from, 1024 * 1024));
+    for (let at = from; at < to; at += chunk.length) await this.writeClusters(chain, at, chunk.subarray(0, Math.min(chunk.length, to - at)));
+  }
+
+  /** Stores a value of `size` bytes in new clusters (filled by `write`), then points the entry at them and frees the old ones. */
+  private async writeNewChain(segments: string[], size: number, write: (chain: number[]) => Promise<void>, mtimeMs: number): Promise<void> {
     const k = keyOf(segments);
     const { existing, missing } = await this.checkValuePath(segments);
+    this.checkFileSize(k, size);
     // Enough room for the data, new dictionaries and a directory growing by a cluster each.
-    if (this.clustersFor(data.length) + 2 * missing + 1 > this.fat.free) throw errors.noSpace(k, this.what);
+    if (this.clustersFor(size) + 2 * missing + 1 > this.fat.free) throw errors.noSpace(k, this.what);
     const parent = await this.parentFor(segments, mtimeMs);
-    const chain = this.takeClusters(this.clustersFor(data.length), k);
-    const padded = new Uint8Array(chain.length * this.layout.clusterBytes);
-    padded.set(data);
-    await this.writeClusters(chain, 0, padded);
+    const chain = this.takeClusters(this.clustersFor(size), k);
+    await write(chain);
     this.fat.link(chain);
     await this.fat.commit();
-    const fields = { attr: ATTR_ARCHIVE, firstCluster: chain[0] ?? 0, size: data.length, mtimeMs };
+    const fields = { attr: ATTR_ARCHIVE, firstCluster: chain[0] ?? 0, size, mtimeMs };
     const entry = existing ? this.findIn(parent, segments[segments.length - 1]!)! : null;
     if (entry) {
       const old = this.fat.chain(entry.firstCluster);
@@ -508,21 +532,23 @@ export class FatKvRw extends FatKvRo implements KvRw {
       const bytes = toBytes(data);
       const { existing } = await this.checkValuePath(segments);
       if (!existing) {
-        const merged = new Uint8Array(offset + bytes.length);
-        merged.set(bytes, offset);
-        return this.writeValue(segments, merged, nowMs());
+        return this.writeNewChain(segments, offset + bytes.length, async (chain) => {
+          await this.zero(chain, 0, offset);
+          await this.fill(chain, offset, bytes);
+        }, nowMs());
       }
       const parent = (await this.resolve(segments)) as Extract<Found, { root: false }>;
       const entry = parent.entry;
       const chain = this.fileClusters(entry, k);
       const newSize = Math.max(entry.size, offset + bytes.length);
+      this.checkFileSize(k, newSize);
       const extra = this.takeClusters(Math.max(0, this.clustersFor(newSize) - chain.length), k);
       const all = [...chain, ...extra];
-      // Zero the gap between the old end and `offset`: those bytes of the last cluster are not ours to trust.
-      const from = Math.min(offset, entry.size);
-      const region = new Uint8Array(offset + bytes.length - from);
-      region.set(bytes, offset - from);
-      await this.writeClusters(all, from, region);
+      // The gap between the old end and `offset` reads as zeros; so does the slack after the new end.
+      if (offset > entry.size) await this.zero(all, entry.size, offset);
+      await this.writeClusters(all, offset, bytes);
+      const clusterEnd = all.length * this.layout.clusterBytes;
+      if (newSize > entry.size && clusterEnd > newSize) await this.zero(all, newSize, clusterEnd);
       if (extra.length > 0) {
         this.fat.link(extra, chain[chain.length - 1]);
         await this.fat.commit();
@@ -544,7 +570,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
         if (!(e instanceof KvError && e.code === "dictionary-expected")) throw e;
       }
       if (segments.length === 0 || found) throw errors.alreadyPresent(k, "allocate only creates new values");
-      await this.writeValue(segments, new Uint8Array(size), lastModified?.getTime() ?? nowMs());
+      await this.writeNewChain(segments, size, (chain) => this.zero(chain, 0, chain.length * this.layout.clusterBytes), lastModified?.getTime() ?? nowMs());
     });
   }
 
