@@ -74,4 +74,19 @@ describe("direct stack against the Linux kernel", { skip }, () => {
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /Connection refused/);
     }));
+
+  it("counts hping3's bad checksums and never-completed fragments per reason, and keeps answering", () =>
+    withStack(async (ns, s) => {
+      await ns.exec("ping", ["-c", "1", "-W", "2", "192.0.2.2"]);
+      await ns.exec("hping3", ["-2", "-p", "7", "--badcksum", "-c", "5", "-i", "u10000", "192.0.2.2"], { check: false });
+      // More-fragments set and never a last fragment: 300 × 1.2 KiB exceeds the 256 KiB cap.
+      await ns.exec("hping3", ["-2", "-p", "7", "--morefrag", "-d", "1200", "-c", "300", "-i", "u1000", "192.0.2.2"], { check: false, timeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, 200));
+      const badSums = s.udp.counters.get("bad-checksum") + s.ipv4.counters.get("bad-checksum");
+      assert.equal(badSums, 5, JSON.stringify({ ip: s.ipv4.counters.snapshot(), udp: s.udp.counters.snapshot() }));
+      assert.ok(s.ipv4.counters.get("reassembly-evicted") > 0, JSON.stringify(s.ipv4.counters.snapshot()));
+      assert.ok(s.ipv4.reassemblyState().bytes <= 256 * 1024);
+      const r = await ns.exec("ping", ["-c", "3", "-i", "0.2", "-W", "2", "192.0.2.2"]);
+      assert.deepEqual(count(r.stdout), { sent: 3, received: 3 });
+    }));
 });
