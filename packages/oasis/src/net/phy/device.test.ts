@@ -23,6 +23,14 @@ describe("tapDevice (netif on unix)", () => {
     resetArgsForTests();
   });
 
+  it("refuses a --pcap file it cannot create before touching any TAP", async () => {
+    resetArgsForTests();
+    const connect = tapDevice.declare({ name: "tap0" }, { name: "net", group: "" });
+    parseArgs(["--pcap=/nonexistent-dir/x.pcap", "--interface=oasis-never"]);
+    await assert.rejects(connect({}), /^Error: cannot create pcap file \/nonexistent-dir\/x\.pcap: its directory does not exist$/);
+    resetArgsForTests();
+  });
+
   it("attaches to the TAP named at boot and records its traffic with --pcap", { skip: netnsUnavailable() }, () =>
     withNetns(
       async (ns) => {

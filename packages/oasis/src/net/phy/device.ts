@@ -5,7 +5,7 @@ import { runtimeArg } from "../../runtime/args.ts";
 import { argName, defineDevice } from "../../runtime/device.ts";
 import { atExit } from "../../runtime/hooks.ts";
 import { macToString } from "./mac.ts";
-import { withPcap } from "./pcap.ts";
+import { pcapFileSink, withPcap } from "./pcap.ts";
 import { openTap } from "./tap.ts";
 import { tracingEnabled, withTracer } from "./tracer.ts";
 
@@ -42,10 +42,12 @@ export const tapDevice = defineDevice({
       : () => undefined;
     return async (): Promise<Net> => {
       const name = iface();
+      const file = pcap();
+      // The file first: a bad --pcap must fail before the TAP is taken.
+      const sink = file ? pcapFileSink(file) : null;
       const tap = openTap(name);
       log.info(`${tap.name}: attached, MAC ${macToString(tap.mac)}, MTU ${tap.mtu}`);
-      const file = pcap();
-      let net: Net = file ? withPcap(tap, file) : tap;
+      let net: Net = sink ? withPcap(tap, sink) : tap;
       if (file) log.info(`${tap.name}: recording frames to ${file}`);
       // Decided once at boot: without -l net.trace:debug the frames pay nothing for tracing.
       if (tracingEnabled()) net = withTracer(net, tap.name);

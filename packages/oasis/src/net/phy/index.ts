@@ -4,7 +4,7 @@ export { MemorySwitch, type PortOptions, type SwitchOptions, type SwitchPort, ty
 export { openTap, type TapNet, type TapOptions, type TapStats } from "./tap.ts";
 export { tapDevice } from "./device.ts";
 export { provideTapAddon, tapAddonFile, tapBlasterFile } from "./tap-addon.ts";
-export { pcapHeader, withPcap, type PcapOptions, type PcapSink } from "./pcap.ts";
+export { pcapFileSink, pcapHeader, withPcap, type PcapOptions, type PcapSink } from "./pcap.ts";
 export { SeededRandom, withFaults, type FaultOptions, type FaultStats, type FaultyNet } from "./faults.ts";
 export { describeFrame, withTracer } from "./tracer.ts";
 export { randomMac } from "./mac.ts";

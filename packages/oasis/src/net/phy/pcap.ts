@@ -33,8 +33,16 @@ export function pcapHeader(snaplen = 65535): Uint8Array {
   return h;
 }
 
-function fileSink(path: string): PcapSink {
-  const fd = openSync(path, "w");
+/** A sink writing to `path` (created or truncated); throws a one-line error when it cannot. */
+export function pcapFileSink(path: string): PcapSink {
+  let fd: number;
+  try {
+    fd = openSync(path, "w");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : (e as Error).message;
+    throw new Error(`cannot create pcap file ${path}: ${why}`, { cause: e });
+  }
   return {
     write(bytes) {
       let off = 0;
@@ -123,7 +131,7 @@ class PcapWriter {
 export function withPcap(net: Net, file: string | PcapSink, options: PcapOptions = {}): Net {
   const snaplen = options.snaplen ?? 65535;
   if (!(Number.isInteger(snaplen) && snaplen >= 14 && snaplen <= 262144)) throw new RangeError(`withPcap: snaplen must be an integer in 14..262144, got ${options.snaplen}`);
-  const writer = new PcapWriter(typeof file === "string" ? fileSink(file) : file, snaplen);
+  const writer = new PcapWriter(typeof file === "string" ? pcapFileSink(file) : file, snaplen);
   return {
     mac: net.mac,
     mtu: net.mtu,
