@@ -26,7 +26,8 @@ describe("tapDevice (netif on unix)", () => {
   it("refuses a --pcap file it cannot create before touching any TAP", async () => {
     resetArgsForTests();
     const connect = tapDevice.declare({ name: "tap0" }, { name: "net", group: "" });
-    parseArgs(["--pcap=/nonexistent-dir/x.pcap", "--interface=oasis-never"]);
+    // An interface name openTap would refuse: were the order wrong, that error would show instead.
+    parseArgs(["--pcap=/nonexistent-dir/x.pcap", "--interface=not a name"]);
     await assert.rejects(connect({}), /^Error: cannot create pcap file \/nonexistent-dir\/x\.pcap: its directory does not exist$/);
     resetArgsForTests();
   });
