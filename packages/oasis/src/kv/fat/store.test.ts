@@ -215,15 +215,18 @@ describe("FAT store and dosfstools/mtools", () => {
     const kv = await FatKvRw.open(disk);
     await kv.set("/secret", new Uint8Array(4 * 512).fill(0xff));
     await kv.remove("/secret");
-    await kv.set("/small", "x");
-    await kv.setPartial("/grown", 700, "y");
-    const raw = new Uint8Array(8 * 512);
+    // A fresh connection allocates from the start again: the new files take the freed clusters.
+    const again = await FatKvRw.open(disk);
+    await again.set("/small", "x");
+    await again.setPartial("/grown", 700, "y");
+    const raw = new Uint8Array(4 * 512);
     await disk.read(layout.firstDataSector, raw);
-    assert.equal(raw.indexOf(0xff), -1, "the old 0xff bytes are gone");
-    const big = 3 * 1024 * 1024 + 5;
-    await kv.allocate("/zeros", big);
-    assert.equal(await kv.size("/zeros"), big);
-    assert.ok((await kv.getPartial("/zeros", big - 10, 100)).every((b) => b === 0));
+    assert.equal(raw.subarray(0, 3 * 512).indexOf(0xff), -1, "clusters 2-4 now hold only the new files and zeros");
+    assert.equal(raw[3 * 512], 0xff, "cluster 5 is still free and was not touched");
+    const big = 512 * 1024 + 5;
+    await again.allocate("/zeros", big);
+    assert.equal(await again.size("/zeros"), big);
+    assert.ok((await again.getPartial("/zeros", big - 10, 100)).every((b) => b === 0));
   });
 
   it("a full FAT12 root directory refuses new entries and gives the data's clusters back", async () => {
