@@ -231,3 +231,41 @@ test("malformed and hostile frames are counted per reason and the stack keeps an
     await close();
   }
 });
+
+test("datagrams to our own address are delivered locally, and the stack reports every layer's counters", async () => {
+  const { a, close } = setup();
+  try {
+    const got = nextDatagram(a.udp, 6100);
+    await a.udp.write("192.0.2.2", 6100, new Uint8Array([1, 2]), { srcPort: 6200 });
+    const d = await got;
+    assert.deepEqual([d.src, d.dst, d.srcPort, [...d.data]], ["192.0.2.2", "192.0.2.2", 6200, [1, 2]]);
+    await a.udp.write("192.0.2.2", 6101, new Uint8Array(1));
+    await new Promise((r) => setTimeout(r, 10));
+    const c = a.stack.counters();
+    assert.deepEqual(Object.keys(c).sort(), ["arp", "ethernet", "icmpv4", "ipv4", "udp"]);
+    assert.equal(c.udp!["closed-port"], 1);
+  } finally {
+    await close();
+  }
+});
+
+test("a new address is announced with gratuitous ARP and the old one is no longer answered", async () => {
+  const { a, b, seen, raw, close } = setup();
+  try {
+    await new Promise((r) => setTimeout(r, 10));
+    seen.length = 0;
+    a.ipv4.configure("192.0.2.20/24", null);
+    await new Promise((r) => setTimeout(r, 10));
+    const garp = seen.map((f) => parseArp(f.subarray(14))).find((r) => !(r instanceof WireError) && r.senderIp === r.targetIp);
+    assert.ok(garp && !(garp instanceof WireError));
+    assert.equal(garp.senderIp, parseIpv4Address("192.0.2.20"));
+    assert.equal(b.arp.lookup(parseIpv4Address("192.0.2.20")!), undefined, "B had no entry: a GARP refreshes, never creates (RFC 826)");
+    const got = nextDatagram(a.udp, 6300);
+    await b.udp.write("192.0.2.20", 6300, new Uint8Array([3]));
+    assert.deepEqual([...(await got).data], [3]);
+    await assert.rejects(b.arp.query("192.0.2.2"), /no ARP reply/);
+    void raw;
+  } finally {
+    await close();
+  }
+});

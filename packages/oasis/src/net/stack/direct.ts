@@ -12,6 +12,7 @@ import { Ipv4Layer, type Ipv4Options } from "../ipv4/ipv4.ts";
 import { UdpLayer } from "../udp/udp.ts";
 import { Ipv4v6Layer } from "./ipv4v6.ts";
 import { FlowError } from "../../devices/errors.ts";
+import { Counters } from "../wire/error.ts";
 
 export class DirectStack implements Stack {
   private stopped!: () => void;
@@ -26,6 +27,25 @@ export class DirectStack implements Stack {
     readonly udp: Udp,
     readonly tcp: Tcp,
   ) {}
+
+  /**
+   * Every layer's counters by layer and reason (drops of malformed input, ARP timeouts, ICMP
+   * rate limiting, …), for logs and monitoring. Layers from elsewhere without counters are omitted.
+   */
+  counters(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    const add = (name: string, layer: unknown, field: "counters" | "drops") => {
+      const c = (layer as Record<string, unknown> | null)?.[field];
+      if (c instanceof Counters) out[name] = c.snapshot();
+    };
+    add("ethernet", this.ethernet, "drops");
+    add("arp", this.arp, "counters");
+    const v4 = this.ip instanceof Ipv4v6Layer ? this.ip.ipv4 : this.ip;
+    add("ipv4", v4, "counters");
+    add("icmpv4", (v4 as { icmp?: unknown }).icmp, "counters");
+    add("udp", this.udp, "counters");
+    return out;
+  }
 
   /** Frames flow from the moment the layers are connected; this resolves on disconnect. */
   listen(): Promise<void> {

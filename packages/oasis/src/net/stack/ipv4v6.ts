@@ -14,6 +14,11 @@ export class Ipv4v6Layer implements Ip {
     private readonly v6: WithErrors | null = null,
   ) {}
 
+  /** The IPv4 layer underneath. */
+  get ipv4(): Ip {
+    return this.v4;
+  }
+
   private pick(addr: string): WithErrors {
     if (!addr.includes(":")) return this.v4;
     if (this.v6) return this.v6;
