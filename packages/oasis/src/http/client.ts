@@ -50,6 +50,12 @@ export class HttpConnection {
     this.#reader = new FlowReader(flow);
   }
 
+  /** Closes the connection (and its response timer). */
+  async close(): Promise<void> {
+    this.#reader.dispose();
+    await this.flow.close();
+  }
+
   /** Sends a request and reads the response head; the body is read from the result. */
   async request(req: ClientRequest): Promise<ClientResponse> {
     const method = req.method ?? "GET";
@@ -115,12 +121,13 @@ export async function fetchOver(tcp: Tcp, url: string | URL, init: Omit<ClientRe
   const headers = new HttpHeaders(init.headers);
   if (!headers.has("host")) headers.set("host", u.host);
   headers.set("connection", "close");
+  const conn = new HttpConnection(flow);
   try {
-    const response = await new HttpConnection(flow).request({ ...init, target: `${u.pathname}${u.search}`, headers });
+    const response = await conn.request({ ...init, target: `${u.pathname}${u.search}`, headers });
     const body = await response.bytes();
     const text = () => new TextDecoder().decode(body);
     return { status: response.status, statusText: response.statusText, headers: response.headers, body, text, json: () => JSON.parse(text()) as unknown };
   } finally {
-    await flow.close();
+    await conn.close();
   }
 }

@@ -1,6 +1,7 @@
 // Buffered reading over a Flow: the HTTP parser looks at bytes already received and asks for
 // more only when it must. Every wait for the peer has a deadline (slow clients).
 import { setTimer } from "oasis/sleep";
+import { nowMs } from "oasis/mtime";
 import type { Flow } from "../devices/flow.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -11,9 +12,42 @@ export class FlowReader {
   pos = 0;
   eof = false;
   readonly flow: Flow;
+  // One timer per connection, re-armed lazily: a request that arrives in time costs a clock
+  // read, not a timer set and cancel.
+  #waiting = false;
+  #deadline = 0;
+  #onTimeout: (() => void) | null = null;
+  #timerAt = Infinity;
+  #cancelTimer: (() => void) | null = null;
 
   constructor(flow: Flow) {
     this.flow = flow;
+  }
+
+  #arm(at: number): void {
+    this.#cancelTimer?.();
+    this.#timerAt = at;
+    this.#cancelTimer = setTimer(Math.max(0, at - nowMs()), () => this.#fire());
+  }
+
+  #fire(): void {
+    this.#cancelTimer = null;
+    this.#timerAt = Infinity;
+    if (!this.#waiting) return;
+    if (nowMs() >= this.#deadline) {
+      this.#waiting = false;
+      this.#onTimeout?.();
+    } else {
+      this.#arm(this.#deadline);
+    }
+  }
+
+  /** Stops the deadline timer (when the connection is done). */
+  dispose(): void {
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
+    this.#timerAt = Infinity;
+    this.#waiting = false;
   }
 
   get available(): number {
@@ -26,15 +60,21 @@ export class FlowReader {
    */
   async fill(timeoutMs: number, onTimeout: () => void): Promise<boolean> {
     if (this.eof) return false;
-    const cancel = timeoutMs > 0 && Number.isFinite(timeoutMs) ? setTimer(timeoutMs, onTimeout) : null;
+    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+      this.#deadline = nowMs() + timeoutMs;
+      this.#onTimeout = onTimeout;
+      this.#waiting = true;
+      if (this.#timerAt > this.#deadline) this.#arm(this.#deadline);
+    }
     let chunk: Uint8Array | null;
     try {
       chunk = await this.flow.read();
     } finally {
-      cancel?.();
+      this.#waiting = false;
     }
     if (chunk === null) {
       this.eof = true;
+      this.dispose();
       return false;
     }
     if (this.pos === this.buf.length) {

@@ -211,6 +211,8 @@ export async function handleFlow(flow: Flow, handler: Handler, options: ServerOp
       log.debug(() => `connection ended: ${e instanceof Error ? e.message : String(e)}`);
     }
     closeFlow();
+  } finally {
+    reader.dispose();
   }
 }
 
@@ -271,6 +273,16 @@ export async function writeResponse(flow: Flow, response: HttpResponse, method: 
   }
   head += keepAlive ? (minor === 0 ? "connection: keep-alive\r\n\r\n" : "\r\n") : "connection: close\r\n\r\n";
 
+  if (bytes && sendBody && bytes.length <= COALESCE_BYTES) {
+    // Head and body in one buffer and one write; the head is ASCII unless a value has obs-text.
+    const out = new Uint8Array(head.length + bytes.length);
+    const { read, written } = encoder.encodeInto(head, out);
+    if (read === head.length && written === head.length) {
+      out.set(bytes, written);
+      await flow.write(out);
+      return keepAlive;
+    }
+  }
   const headBytes = encoder.encode(head);
   if (!sendBody || (!bytes && !stream)) {
     if (stream) await discard(stream);
@@ -278,14 +290,7 @@ export async function writeResponse(flow: Flow, response: HttpResponse, method: 
     return keepAlive;
   }
   if (bytes) {
-    if (bytes.length <= COALESCE_BYTES) {
-      const out = new Uint8Array(headBytes.length + bytes.length);
-      out.set(headBytes, 0);
-      out.set(bytes, headBytes.length);
-      await flow.write(out);
-    } else {
-      await flow.writev([headBytes, bytes]);
-    }
+    await flow.writev([headBytes, bytes]);
     return keepAlive;
   }
   await flow.write(headBytes);
@@ -348,7 +353,15 @@ export interface HttpServer {
 export function serve(tcp: Tcp, port: number, handler: Handler, options: ServerOptions & { listen?: TcpListenOptions } = {}): HttpServer {
   const stats = options.stats ?? new HttpStats();
   const o = { ...options, stats };
-  tcp.listen(port, (flow) => handleFlow(flow, handler, o), options.listen);
+  tcp.listen(
+    port,
+    (flow) => {
+      // Responses are written whole: Nagle would only delay the last segment of each.
+      flow.setNoDelay(true);
+      return handleFlow(flow, handler, o);
+    },
+    options.listen,
+  );
   return { port, stats, close: () => tcp.unlisten(port) };
 }
 

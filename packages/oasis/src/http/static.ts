@@ -4,6 +4,7 @@
 import { source } from "oasis/logs";
 import { KvError } from "../devices/errors.ts";
 import type { KvRo } from "../devices/kv.ts";
+import { HttpHeaders } from "./headers.ts";
 import { HttpResponse } from "./message.ts";
 import type { Handler } from "./server.ts";
 import type { HttpRequest } from "./message.ts";
@@ -88,7 +89,22 @@ export function keyForPath(path: string): { key: string; directory: boolean } | 
   return { key: `/${segments.join("/")}`, directory };
 }
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
+  return out;
+}
+
+/** What a successful answer for one key carries, kept while the store returns the same digest. */
+interface Prepared {
+  digest: Uint8Array;
+  digestHex: string;
+  etag: string;
+  headers: HttpHeaders;
+  size?: number;
+}
 
 function etagMatches(header: string, etag: string): boolean {
   for (const part of header.split(",")) {
@@ -105,6 +121,21 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
   const streamAbove = options.streamAbove ?? 1024 * 1024;
 
   const notFound = () => HttpResponse.text("404 Not Found\n", { status: 404 });
+
+  // Stores that keep digests (crunch, memory) return the same object each time: then the ETag
+  // and header set are reused instead of rebuilt per request. A new digest means new content.
+  const cache = new Map<string, Prepared>();
+  const prepare = (key: string, digest: Uint8Array): Prepared => {
+    const hit = cache.get(key);
+    if (hit && (hit.digest === digest || (hit.digest.length === digest.length && hit.digestHex === hex(digest)))) return hit;
+    const digestHex = hex(digest);
+    const etag = `"${digestHex}"`;
+    const headers = new HttpHeaders({ etag, "cache-control": cacheControl, "content-type": contentTypeOf(key) });
+    const prepared: Prepared = { digest, digestHex, etag, headers };
+    if (cache.size >= 4096) cache.clear();
+    cache.set(key, prepared);
+    return prepared;
+  };
 
   return async (req: HttpRequest) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -126,14 +157,20 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
       } else if (target.directory) {
         return notFound(); // "/file.txt/" is not a directory
       }
-      const etag = `"${hex(await kv.digest(key))}"`;
-      const headers: Record<string, string> = { etag, "cache-control": cacheControl, "content-type": contentTypeOf(key) };
+      const prepared = prepare(key, await kv.digest(key));
       const inm = req.headers.get("if-none-match");
-      if (inm !== null && etagMatches(inm, etag)) return new HttpResponse(null, { status: 304, headers: { etag, "cache-control": cacheControl } });
-      const size = await kv.size(key);
-      if (req.method === "HEAD") return new HttpResponse(null, { headers: { ...headers, "content-length": String(size) } });
-      if (size <= streamAbove) return new HttpResponse(await kv.get(key), { headers });
-      return new HttpResponse(pieces(kv, key, size), { headers: { ...headers, "content-length": String(size) } });
+      if (inm !== null && etagMatches(inm, prepared.etag)) {
+        return new HttpResponse(null, { status: 304, headers: { etag: prepared.etag, "cache-control": cacheControl } });
+      }
+      // The same digest means the same content, hence the same size.
+      const size = (prepared.size ??= await kv.size(key));
+      if (req.method === "HEAD") {
+        const headers = new HttpHeaders(prepared.headers).set("content-length", size);
+        return new HttpResponse(null, { headers });
+      }
+      if (size <= streamAbove) return new HttpResponse(await kv.get(key), { headers: prepared.headers });
+      const headers = new HttpHeaders(prepared.headers).set("content-length", size);
+      return new HttpResponse(pieces(kv, key, size), { headers });
     } catch (e) {
       if (e instanceof KvError && (e.code === "not-found" || e.code === "invalid-key" || e.code === "value-expected" || e.code === "dictionary-expected")) return notFound();
       log.error(`GET ${key}: ${e instanceof Error ? e.message : String(e)}`);

@@ -15,6 +15,9 @@ import { toFlowError } from "./errors.ts";
 
 const log = source("socket-tcp", "TCP over host kernel sockets");
 
+/** Unread input at which the socket stops reading from the kernel (the TCP window then closes). */
+const PAUSE_AT = 64 * 1024;
+
 /** How long `close` lets the peer finish before the socket is torn down. */
 const LINGER_MS = 2000;
 
@@ -32,6 +35,9 @@ export class SocketTcpFlow implements TcpFlow {
   #closing: Promise<void> | null = null;
   #readable: ReadableStream<Uint8Array> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
+  /** Received and not yet read; the socket is paused while this holds PAUSE_AT bytes or more. */
+  readonly #queue: Buffer[] = [];
+  #queued = 0;
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -43,7 +49,14 @@ export class SocketTcpFlow implements TcpFlow {
       this.#wake = null;
       w?.();
     };
-    socket.on("readable", wake);
+    // Flowing mode with our own queue is cheaper than 'readable'/read(); pausing keeps it bounded.
+    socket.on("data", (chunk: Buffer) => {
+      if (this.#readShut) return;
+      this.#queue.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued >= PAUSE_AT) socket.pause();
+      wake();
+    });
     socket.on("end", () => {
       this.#eof = true;
       wake();
@@ -58,16 +71,20 @@ export class SocketTcpFlow implements TcpFlow {
     });
   }
 
-  /** Bytes received and not yet read (bounded by the socket's high-water mark). */
+  /** Bytes received and not yet read, here and in Node's socket buffer (bounded). */
   get bufferedBytes(): number {
-    return this.#socket.readableLength;
+    return this.#queued + this.#socket.readableLength;
   }
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#readShut) return null;
-      const chunk = this.#socket.read() as Buffer | null;
-      if (chunk !== null) return chunk;
+      const chunk = this.#queue.shift();
+      if (chunk !== undefined) {
+        this.#queued -= chunk.length;
+        if (this.#queued < PAUSE_AT && this.#socket.isPaused() && !this.#socket.destroyed) this.#socket.resume();
+        return chunk;
+      }
       if (this.#error) throw this.#error;
       if (this.#eof || this.#closed) return null;
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -120,7 +137,8 @@ export class SocketTcpFlow implements TcpFlow {
     if (this.#readShut) return;
     this.#readShut = true;
     // The kernel has no half-close for input: keep draining so the peer is not blocked.
-    this.#socket.removeAllListeners("readable");
+    this.#queue.length = 0;
+    this.#queued = 0;
     this.#socket.resume();
     this.#wake?.();
   }
