@@ -52,6 +52,7 @@ describe("ping example", { skip }, () => {
         await ns.exec("ping", ["-c", "2", "-s", "8000", "-W", "2", "192.0.2.2"]);
         assert.equal(u.output().match(/echo request from 192\.0\.2\.1: id \d+, seq \d+, 56 bytes/g)?.length, 20);
         await u.stop();
+        assert.match(u.output(), /counters: .*icmpv4 .*echo-reply=2\d/, "the exit report counts the replies");
         const t = await ns.exec("tshark", ["-r", pcap, "-n"]);
         assert.match(t.stdout, /Echo \(ping\) reply/);
         assert.match(t.stdout, /ARP.*192\.0\.2\.2 is at/);

@@ -8,6 +8,8 @@ import type { Stack } from "../devices/stack.ts";
 import type { Tcp } from "../devices/tcp.ts";
 import type { Udp } from "../devices/udp.ts";
 import { runtimeArg } from "../runtime/args.ts";
+import { atExit } from "../runtime/hooks.ts";
+import { source } from "oasis/logs";
 import { argName, defineDevice } from "../runtime/device.ts";
 import { parseIpv4Address, parseIpv4Cidr } from "./wire/address.ts";
 import { EthernetLayer } from "./ethernet/ethernet.ts";
@@ -31,6 +33,8 @@ export { dhcpIpv4Device } from "./dhcp/device.ts";
 export { formatMac, parseMac, formatIpv4Address, parseIpv4Address, parseIpv4Cidr } from "./wire/address.ts";
 export { Counters, WireError } from "./wire/error.ts";
 export { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../devices/ip.ts";
+
+const log = source("net", "Oasis network stack");
 
 export const ethernetDevice = defineDevice({
   declare() {
@@ -101,9 +105,16 @@ export const udpDevice = defineDevice({
 export const directStackDevice = defineDevice({
   declare() {
     return async ({ net, ethernet, arp, ip, udp, tcp }: { net: Net; ethernet: Ethernet; arp: Arp; ip: Ip; udp: Udp; tcp?: Tcp }): Promise<Stack> => {
-      // No exit hook here: the DHCP release (registered earlier) must still find the link up,
-      // and the network device closes itself last.
-      return new DirectStack(net, ethernet, arp, ip, udp, tcp ?? noTcp);
+      const stack = new DirectStack(net, ethernet, arp, ip, udp, tcp ?? noTcp);
+      // No disconnect here: the DHCP release (registered earlier, run later) must still find the
+      // link up, and the network device closes itself last. Only a report of what was dropped.
+      atExit(() => {
+        const report = Object.entries(stack.counters())
+          .filter(([, c]) => Object.keys(c).length > 0)
+          .map(([layer, c]) => `${layer} ${Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+        if (report.length) log.info(`counters: ${report.join("; ")}`);
+      });
+      return stack;
     };
   },
 });
