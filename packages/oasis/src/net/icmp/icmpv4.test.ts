@@ -17,7 +17,7 @@ test("port-unreachable errors are rate limited to the burst, then refill with ti
   try {
     for (let i = 0; i < 30; i++) await a.udp.write("192.0.2.3", 9, new Uint8Array([i]));
     await sw.settle();
-    await new Promise((r) => setTimeout(r, 20));
+    await sw.settle();
     await sw.settle();
     assert.equal(b.udp.counters.get("closed-port"), 30);
     assert.equal(unreachables, 5);
@@ -25,7 +25,7 @@ test("port-unreachable errors are rate limited to the burst, then refill with ti
     clock.advance(300); // three tokens back at 10 per second
     for (let i = 0; i < 10; i++) await a.udp.write("192.0.2.3", 9, new Uint8Array([i]));
     await sw.settle();
-    await new Promise((r) => setTimeout(r, 20));
+    await sw.settle();
     await sw.settle();
     assert.equal(unreachables, 8);
   } finally {
@@ -47,7 +47,7 @@ test("echo requests to a broadcast address get no reply; echo replies are not ra
     for (let i = 1; i <= 50; i++) a.ipv4.icmp.write("192.0.2.3", echo(i));
     for (let i = 0; i < 5; i++) {
       await sw.settle();
-      await new Promise((r) => setTimeout(r, 10));
+      await sw.settle();
     }
     assert.equal(replies, 50);
     assert.equal(b.ipv4.icmp.counters.get("echo-request"), 51);

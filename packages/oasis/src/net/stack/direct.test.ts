@@ -107,11 +107,11 @@ test("an 8000-byte datagram is fragmented on send and reassembled on receipt", a
 });
 
 test("routes off-link traffic to the gateway's MAC and refuses it without a gateway", async () => {
-  const { a, raw, seen, close } = setup({ gatewayA: "192.0.2.1" });
+  const { sw, a, raw, seen, close } = setup({ gatewayA: "192.0.2.1" });
   try {
     a.arp.addStatic("192.0.2.1", raw.mac);
     await a.udp.write("198.51.100.7", 53, new Uint8Array([1]));
-    await new Promise((r) => setTimeout(r, 20));
+    await sw.settle();
     const frame = seen.find((f) => f[0] === 0x02 && f[5] === 0x99 && f[12] === 0x08 && f[13] === 0x00);
     assert.ok(frame, "a frame to the gateway's MAC");
     const ip = parseIpv4(frame.subarray(14));
@@ -131,14 +131,14 @@ test("routes off-link traffic to the gateway's MAC and refuses it without a gate
 });
 
 test("broadcast goes to ff:ff:ff:ff:ff:ff and multicast to the RFC 1112 MAC, without ARP", async () => {
-  const { a, b, seen, close } = setup();
+  const { sw, a, b, seen, close } = setup();
   try {
     const got = nextDatagram(b.udp, 6000);
     await a.udp.write("255.255.255.255", 6000, new Uint8Array([5]));
     await a.udp.write("192.0.2.255", 6000, new Uint8Array([6]));
     await a.udp.write("239.1.2.3", 6000, new Uint8Array([7]));
     assert.deepEqual([...(await got).data], [5]);
-    await new Promise((r) => setTimeout(r, 20));
+    await sw.settle();
     const macs = seen.filter((f) => f[12] === 0x08 && f[13] === 0x00).map((f) => Array.from(f.subarray(0, 6), (x) => x.toString(16)).join(":"));
     assert.deepEqual(macs, ["ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff", "1:0:5e:1:2:3"]);
     assert.equal(seen.filter((f) => f[12] === 0x08 && f[13] === 0x06).length, 2, "only A's two gratuitous ARP announcements... per stack");
@@ -160,7 +160,7 @@ test("resolution of a silent address times out: queued packets dropped and count
 });
 
 test("malformed and hostile frames are counted per reason and the stack keeps answering", async () => {
-  const { b, raw, close } = setup();
+  const { sw, b, raw, close } = setup();
   try {
     const mac = b.ethernet.mac;
     const send = (ipPacket: Uint8Array) => {
@@ -197,7 +197,7 @@ test("malformed and hostile frames are counted per reason and the stack keeps an
     send(udp);
     // A runt Ethernet frame.
     raw.write(new Uint8Array([...mac, ...raw.mac, 0x08, 0x00]).subarray(0, 14));
-    await new Promise((r) => setTimeout(r, 50));
+    await sw.settle();
     const c = b.ipv4.counters;
     assert.equal(c.get("truncated"), 2); // the cut header and the empty frame
     assert.equal(c.get("bad-checksum"), 1);
@@ -233,14 +233,14 @@ test("malformed and hostile frames are counted per reason and the stack keeps an
 });
 
 test("datagrams to our own address are delivered locally, and the stack reports every layer's counters", async () => {
-  const { a, close } = setup();
+  const { sw, a, close } = setup();
   try {
     const got = nextDatagram(a.udp, 6100);
     await a.udp.write("192.0.2.2", 6100, new Uint8Array([1, 2]), { srcPort: 6200 });
     const d = await got;
     assert.deepEqual([d.src, d.dst, d.srcPort, [...d.data]], ["192.0.2.2", "192.0.2.2", 6200, [1, 2]]);
     await a.udp.write("192.0.2.2", 6101, new Uint8Array(1));
-    await new Promise((r) => setTimeout(r, 10));
+    await sw.settle();
     const c = a.stack.counters();
     assert.deepEqual(Object.keys(c).sort(), ["arp", "ethernet", "icmpv4", "ipv4", "udp"]);
     assert.equal(c.udp!["closed-port"], 1);
@@ -250,12 +250,12 @@ test("datagrams to our own address are delivered locally, and the stack reports 
 });
 
 test("a new address is announced with gratuitous ARP and the old one is no longer answered", async () => {
-  const { a, b, seen, raw, close } = setup();
+  const { sw, a, b, seen, raw, close } = setup();
   try {
-    await new Promise((r) => setTimeout(r, 10));
+    await sw.settle();
     seen.length = 0;
     a.ipv4.configure("192.0.2.20/24", null);
-    await new Promise((r) => setTimeout(r, 10));
+    await sw.settle();
     const garp = seen.map((f) => parseArp(f.subarray(14))).find((r) => !(r instanceof WireError) && r.senderIp === r.targetIp);
     assert.ok(garp && !(garp instanceof WireError));
     assert.equal(garp.senderIp, parseIpv4Address("192.0.2.20"));
