@@ -1,5 +1,6 @@
 // Deterministic randomness for reproducible tests: xoshiro128** seeded from OASIS_SEED (default 1).
 // Not cryptographically secure — the mock target exists for tests only.
+import { uniformInt } from "./uniform.ts";
 const seed = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.OASIS_SEED ?? 1) >>> 0;
 const s = new Uint32Array([seed ^ 0x9e3779b9, seed * 0x85ebca6b, seed ^ 0xc2b2ae35, 0x27d4eb2f]);
 
@@ -28,13 +29,9 @@ export function randomBytes(n: number): Uint8Array {
   return fillRandom(new Uint8Array(n));
 }
 
+/** Uniform integer in [0, max) without modulo bias; max ≤ 2^32. */
 export function randomInt(max: number): number {
-  if (!(max > 0 && max <= 2 ** 32 && Number.isInteger(max))) throw new RangeError(`randomInt: max must be an integer in 1..2^32, got ${max}`);
-  const limit = 2 ** 32 - (2 ** 32 % max);
-  for (;;) {
-    const x = randomUint32();
-    if (x < limit) return x % max;
-  }
+  return uniformInt(randomUint32, max);
 }
 
 export const implementation = "mock";

@@ -1,4 +1,5 @@
 // Entropy on the Node host: the kernel CSPRNG through node:crypto.
+import { uniformInt } from "./uniform.ts";
 import { randomFillSync } from "node:crypto";
 
 /** Fills `buf` with cryptographically secure random bytes and returns it. */
@@ -24,12 +25,7 @@ export function randomUint32(): number {
 
 /** Uniform integer in [0, max) without modulo bias; max ≤ 2^32. */
 export function randomInt(max: number): number {
-  if (!(max > 0 && max <= 2 ** 32 && Number.isInteger(max))) throw new RangeError(`randomInt: max must be an integer in 1..2^32, got ${max}`);
-  const limit = 2 ** 32 - (2 ** 32 % max);
-  for (;;) {
-    const x = randomUint32();
-    if (x < limit) return x % max;
-  }
+  return uniformInt(randomUint32, max);
 }
 
 export const implementation = "unix";
