@@ -16,8 +16,6 @@ export interface BodyOptions {
   onTimeout: () => void;
   /** Largest trailer section. */
   maxTrailerBytes: number;
-  /** Runs before the first read (to send 100 Continue). */
-  beforeFirstRead?: () => Promise<void>;
 }
 
 /** Pulls decoded body chunks (views of received buffers, never overwritten). */
@@ -31,10 +29,14 @@ export class BodyReader {
   #started = false;
   #failed: unknown = null;
 
-  constructor(reader: FlowReader, framing: Framing, options: BodyOptions) {
+  readonly #beforeFirstRead: (() => Promise<void>) | undefined;
+
+  /** `beforeFirstRead` runs before the body is first read (to send 100 Continue). */
+  constructor(reader: FlowReader, framing: Framing, options: BodyOptions, beforeFirstRead?: () => Promise<void>) {
     this.#reader = reader;
     this.#framing = framing;
     this.#options = options;
+    this.#beforeFirstRead = beforeFirstRead;
     this.#remaining = framing.kind === "length" ? framing.length : 0;
     this.#state = framing.kind === "none" ? "done" : framing.kind === "chunked" ? "chunk-size" : "data";
   }
@@ -64,7 +66,7 @@ export class BodyReader {
     if (this.#state === "done") return null;
     if (!this.#started) {
       this.#started = true;
-      await this.#options.beforeFirstRead?.();
+      await this.#beforeFirstRead?.();
     }
     try {
       return await this.#next();

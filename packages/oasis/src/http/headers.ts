@@ -17,8 +17,8 @@ export type HeadersInit = HttpHeaders | Record<string, string | number> | Readon
 
 export class HttpHeaders implements Iterable<[string, string]> {
   /** Lower-case names, parallel to `values`. */
-  readonly #names: string[] = [];
-  readonly #values: string[] = [];
+  #names: string[] = [];
+  #values: string[] = [];
 
   constructor(init?: HeadersInit) {
     if (!init) return;
@@ -32,11 +32,11 @@ export class HttpHeaders implements Iterable<[string, string]> {
     }
   }
 
-  /** Without validation: for values the parser has checked already. */
+  /** Adopts the arrays without validation: for fields the parser has checked already. */
   static trusted(names: string[], values: string[]): HttpHeaders {
     const h = new HttpHeaders();
-    h.#names.push(...names);
-    h.#values.push(...values);
+    h.#names = names;
+    h.#values = values;
     return h;
   }
 

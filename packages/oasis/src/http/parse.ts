@@ -130,6 +130,8 @@ export function parseStatusHead(buf: Uint8Array, start: number, end: number, lim
 
 export type Framing = { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" } | { kind: "close" };
 
+const NO_BODY: Framing = { kind: "none" };
+
 /** Message body framing from Transfer-Encoding / Content-Length (RFC 9112 §6.3), strictly. */
 export function bodyFraming(headers: HttpHeaders, minor: 0 | 1, maxBodyBytes: number, isRequest: boolean): Framing {
   const te = headers.get("transfer-encoding");
@@ -150,7 +152,7 @@ export function bodyFraming(headers: HttpHeaders, minor: 0 | 1, maxBodyBytes: nu
     }
     const length = Number(parts[0]);
     if (length > maxBodyBytes) throw new HttpError(413, "body-too-large", `body of ${length} bytes exceeds the limit of ${maxBodyBytes}`);
-    return length === 0 ? { kind: "none" } : { kind: "length", length };
+    return length === 0 ? NO_BODY : { kind: "length", length };
   }
-  return isRequest ? { kind: "none" } : { kind: "close" };
+  return isRequest ? NO_BODY : { kind: "close" };
 }

@@ -115,6 +115,15 @@ export async function handleFlow(flow: Flow, handler: Handler, options: ServerOp
     state.closing = true;
     void writeError(flow, new HttpError(408, "header-timeout", "request head not received in time")).finally(() => flow.close().catch(() => {}));
   };
+  const bodyOptions = {
+    maxBodyBytes: s.maxBodyBytes,
+    timeoutMs: s.bodyTimeoutMs,
+    onTimeout: () => {
+      s.stats.count("body-timeout");
+      closeFlow();
+    },
+    maxTrailerBytes: s.maxHeaderBytes,
+  };
   try {
     let first = true;
     for (;;) {
@@ -157,16 +166,7 @@ export async function handleFlow(flow: Flow, handler: Handler, options: ServerOp
       const expect = head.headers.get("expect");
       const wantsContinue = expect !== null && head.minor === 1 && expect.toLowerCase() === "100-continue";
       if (expect !== null && !wantsContinue) throw new HttpError(417, "bad-expect", `cannot meet Expect: ${expect.slice(0, 40)}`);
-      const bodyReader = new BodyReader(reader, framing, {
-        maxBodyBytes: s.maxBodyBytes,
-        timeoutMs: s.bodyTimeoutMs,
-        onTimeout: () => {
-          s.stats.count("body-timeout");
-          closeFlow();
-        },
-        maxTrailerBytes: s.maxHeaderBytes,
-        beforeFirstRead: wantsContinue ? () => flow.write(CONTINUE) : undefined,
-      });
+      const bodyReader = new BodyReader(reader, framing, bodyOptions, wantsContinue ? () => flow.write(CONTINUE) : undefined);
       const request = new HttpRequest({
         method: head.method,
         target: head.target,

@@ -18,6 +18,8 @@ const log = source("socket-tcp", "TCP over host kernel sockets");
 /** Unread input at which the socket stops reading from the kernel (the TCP window then closes). */
 const PAUSE_AT = 64 * 1024;
 
+const RESOLVED = Promise.resolve();
+
 /** How long `close` lets the peer finish before the socket is torn down. */
 const LINGER_MS = 2000;
 
@@ -103,8 +105,16 @@ export class SocketTcpFlow implements TcpFlow {
     const refused = this.#checkWritable();
     if (refused) return Promise.reject(refused);
     if (data.length === 0) return Promise.resolve();
+    const socket = this.#socket;
+    let settle: ((e: Error | null | undefined) => void) | null = null;
+    let outcome: Error | null | undefined;
+    socket.write(data, (e) => (settle ? settle(e) : (outcome = e ?? null)));
+    // Nothing left in Node's buffer: the kernel took every byte (the usual case), so the caller
+    // may reuse `data` now, without waiting a tick for the write callback.
+    if (outcome === undefined && socket.writableLength === 0 && !socket.destroyed) return RESOLVED;
+    if (outcome !== undefined) return outcome ? Promise.reject(this.#error ?? toFlowError(outcome, this.#name)) : RESOLVED;
     return new Promise((resolve, reject) => {
-      this.#socket.write(data, (e) => (e ? reject(this.#error ?? toFlowError(e, this.#name)) : resolve()));
+      settle = (e) => (e ? reject(this.#error ?? toFlowError(e, this.#name)) : resolve());
     });
   }
 
