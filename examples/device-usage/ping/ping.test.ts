@@ -92,4 +92,42 @@ describe("ping example", { skip }, () => {
       { kernelAddress: "192.0.2.1/24" },
     );
   });
+
+  it("with --dhcp-probe declines an offered address that answers ARP, then binds the next one", async () => {
+    const { bin } = await buildExample("examples/device-usage/ping", ["--dhcp"]);
+    await withNetns(
+      async (ns) => {
+        // The kernel holds .50 on another interface (and answers ARP for it on the TAP, as Linux does
+        // by default); dnsmasq's own ping check is off: only our ARP probe can notice.
+        await ns.exec("ip", ["addr", "add", "192.0.2.50/32", "dev", "lo"]);
+        const server = (range: string) =>
+          ns.spawn("dnsmasq", [
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--port=0",
+            `--interface=${ns.tap}`,
+            "--bind-interfaces",
+            "--no-ping",
+            `--dhcp-range=${range},255.255.255.0,2m`,
+            `--dhcp-leasefile=${join(ns.tmpDir, "leases")}`,
+          ]);
+        // First a server whose only address is taken; once declined, one with a free address.
+        const first = server("192.0.2.50,192.0.2.50");
+        await first.waitFor(/DHCP, IP range/, 10_000);
+        const u = ns.run(bin, ["--dhcp-probe"]);
+        await first.waitFor(/DHCPDECLINE\(\S+\) 192\.0\.2\.50/, 20_000);
+        assert.match(u.output(), /192\.0\.2\.50 is in use by/);
+        assert.doesNotMatch(u.output(), /answering ping/);
+        await first.stop();
+        const second = server("192.0.2.51,192.0.2.51");
+        await second.waitFor(/DHCP, IP range/, 10_000);
+        // RFC 2131: at least 10 s after a DECLINE before starting over.
+        await u.waitFor(/answering ping on 192\.0\.2\.51\/24/, 40_000);
+        const r = await ns.exec("ping", ["-c", "2", "-i", "0.2", "-W", "2", "192.0.2.51"]);
+        assert.equal(received(r.stdout), 2);
+        await u.stop();
+      },
+      { kernelAddress: "192.0.2.1/24", timeoutMs: 90_000 },
+    );
+  });
 });
