@@ -57,6 +57,12 @@ export function decodeTime(date: number, time: number): number {
   return Date.UTC(year, month - 1, day, time >> 11, (time >> 5) & 0x3f, (time & 0x1f) * 2);
 }
 
+/** A time as FAT will give it back (2-second resolution, 1980–2107). */
+export function roundTime(ms: number): number {
+  const { date, time } = encodeTime(ms);
+  return decodeTime(date, time);
+}
+
 export function encodeTime(ms: number): { date: number; time: number } {
   const d = new Date(Math.max(ms, Date.UTC(1980, 0, 1)));
   if (d.getUTCFullYear() > 2107) return { date: (127 << 9) | (12 << 5) | 31, time: (23 << 11) | (59 << 5) | 29 };
@@ -195,12 +201,27 @@ export function shortNameFor(name: string, taken: ReadonlySet<string>): { shortN
   const clean = (s: string) => [...s.toUpperCase().replace(/[ .]/g, "")].map((c) => (SHORT_OK.test(c) ? c : "_")).join("");
   const base = clean(rawBase) || "_";
   const ext = clean(rawExt).slice(0, 3);
-  for (let n = 1; n < 1_000_000; n++) {
-    const tail = `~${n}`;
-    const candidate = padShort(base.slice(0, 8 - tail.length) + tail, ext);
+  // Like Windows: ~1 to ~4 on the plain basis, then two basis letters, a hash of the long name and
+  // a tail, so a directory with thousands of similar names does not try every number in turn.
+  for (let n = 1; n <= 4; n++) {
+    const candidate = padShort(base.slice(0, 6) + `~${n}`, ext);
     if (!taken.has(shortNameText(candidate))) return { shortName: candidate, ntCase: 0, needsLfn: true };
   }
+  for (let salt = 0; salt < 1 << 16; salt++) {
+    const hash = hashName(`${name}\u0000${salt}`).toString(16).toUpperCase().padStart(4, "0");
+    for (let n = 1; n <= 9; n++) {
+      const candidate = padShort(base.slice(0, 2) + hash + `~${n}`, ext);
+      if (!taken.has(shortNameText(candidate))) return { shortName: candidate, ntCase: 0, needsLfn: true };
+    }
+  }
   throw new Error(`no free short name for ${name}`);
+}
+
+/** A 16-bit FNV-1a style hash of a name's UTF-16 units. */
+function hashName(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> 16)) & 0xffff;
 }
 
 /** The long-name slots for `name` (UTF-16, 13 units per slot), in on-disk order. */

@@ -180,13 +180,17 @@ describe("FAT store and dosfstools/mtools", () => {
       const blk = await openFile(img);
       await formatFat(blk, { type: 12 });
       const kv = await FatKvRw.open(blk);
-      for (let i = 0; i < 12; i++) await kv.set(`long file name ${i}.text`, String(i));
+      for (let i = 0; i < 300; i++) await kv.set(`/d/long file name ${i}.text`, String(i));
       await blk.disconnect();
       fsck(img);
-      const listing = execFileSync("mdir", ["-i", img, "::/"], { env: mtoolsEnv, encoding: "utf8" });
+      const listing = execFileSync("mdir", ["-i", img, "::/d"], { env: mtoolsEnv, encoding: "utf8" });
       assert.match(listing, /LONGFI~1 TEX/);
-      assert.match(listing, /LONGF~10 TEX/);
-      for (let i = 0; i < 12; i++) assert.equal(mcopyOut(img, `/long file name ${i}.text`).toString(), String(i));
+      assert.match(listing, /LONGFI~4 TEX/);
+      // Past ~4, Windows-style hashed names: two letters, four hex digits, a tail.
+      assert.match(listing, /LO[0-9A-F]{4}~\d TEX/);
+      const shorts = [...listing.matchAll(/^(\S+)\s+(TEX)\s/gm)].map((m) => m[1]);
+      assert.equal(new Set(shorts).size, 300, "every 8.3 name is unique");
+      for (const i of [0, 3, 4, 150, 299]) assert.equal(mcopyOut(img, `/d/long file name ${i}.text`).toString(), String(i));
     } finally {
       await s.done();
     }

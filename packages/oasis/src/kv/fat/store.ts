@@ -15,7 +15,7 @@ import { childKey, checkOffset, errors, isPrefixOf, keyOf, parseKey, toBytes, de
 import { digestDictionaryOf, MAX_DEPTH, valueDigest } from "../digest.ts";
 import { Mutex } from "../lock.ts";
 import {
-  ATTR_ARCHIVE, ATTR_DIRECTORY, DELETED, ENTRY, dotEntries, put16, invalidLongName, lfnChecksum, longNameSlots, parseDirectory, shortNameFor,
+  ATTR_ARCHIVE, ATTR_DIRECTORY, DELETED, ENTRY, dotEntries, put16, roundTime, invalidLongName, lfnChecksum, longNameSlots, parseDirectory, shortNameFor,
   shortNameText, writeShort, type DirEntry, type ParsedDir, type ShortEntry,
 } from "./dirent.ts";
 import { FatFormatError, parseBootSector, type FatLayout } from "./layout.ts";
@@ -31,6 +31,8 @@ interface Dir {
   parsed: ParsedDir;
   /** Entries by upper-cased name, built on first lookup. */
   byName?: Map<string, DirEntry>;
+  /** The 8.3 names in use (upper case), built when an entry is added. */
+  shortNames?: Set<string>;
 }
 
 /** Directories kept in memory; the store is the device's only user, so they stay exact. */
@@ -353,11 +355,6 @@ export class FatKvRw extends FatKvRo implements KvRw {
     }
   }
 
-  private reparse(dir: Dir): void {
-    dir.parsed = parseDirectory(dir.bytes);
-    dir.byName = undefined;
-  }
-
   private releaseClusters(clusters: readonly number[]): void {
     this.fat.release(clusters);
     this.forget(clusters);
@@ -365,7 +362,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
 
   /** Adds an entry named `name` to `dir` (long-name slots + 8.3 slot), growing the directory if needed. */
   private async addEntry(dir: Dir, name: string, fields: Omit<ShortEntry, "shortName" | "ntCase">, key: string): Promise<void> {
-    const taken = new Set(dir.parsed.entries.map((e) => shortNameText(e.shortName)));
+    const taken = (dir.shortNames ??= new Set(dir.parsed.entries.map((e) => shortNameText(e.shortName))));
     const short = shortNameFor(name, taken);
     const slots = short.needsLfn ? longNameSlots(name, lfnChecksum(short.shortName)) : [];
     const need = slots.length + 1;
@@ -394,7 +391,13 @@ export class FatKvRw extends FatKvRo implements KvRw {
       end += ENTRY;
     }
     await this.writeDirRange(dir, start * ENTRY, end);
-    this.reparse(dir);
+    // Keep the parsed view in step without parsing the whole directory again.
+    const entry: DirEntry = { ...fields, mtimeMs: roundTime(fields.mtimeMs), shortName: short.shortName, ntCase: short.ntCase, name, firstSlot: start, shortSlot: start + slots.length };
+    dir.parsed.entries.push(entry);
+    dir.parsed.endSlot = Math.max(dir.parsed.endSlot, start + need);
+    dir.parsed.slots = slotCount();
+    if (dir.byName && !dir.byName.has(fold(name))) dir.byName.set(fold(name), entry);
+    taken.add(shortNameText(short.shortName));
   }
 
   /** The first slot of `n` consecutive free slots (deleted or past the end marker), or -1. */
@@ -414,13 +417,25 @@ export class FatKvRw extends FatKvRo implements KvRw {
   private async deleteEntry(dir: Dir, entry: DirEntry): Promise<void> {
     for (let s = entry.firstSlot; s <= entry.shortSlot; s++) dir.bytes[s * ENTRY] = DELETED;
     await this.writeDirRange(dir, entry.firstSlot * ENTRY, (entry.shortSlot + 1) * ENTRY);
-    this.reparse(dir);
+    const entries = dir.parsed.entries;
+    const i = entries.indexOf(entry);
+    if (i < 0) throw new Error(`internal error: ${entry.name} is not an entry of the directory being changed`);
+    entries.splice(i, 1);
+    const f = fold(entry.name);
+    if (dir.byName?.get(f) === entry) {
+      const other = entries.find((e) => fold(e.name) === f); // a damaged directory may hold the name twice
+      if (other) dir.byName.set(f, other);
+      else dir.byName.delete(f);
+    }
+    dir.shortNames?.delete(shortNameText(entry.shortName));
   }
 
-  private async updateEntry(dir: Dir, entry: DirEntry, fields: Partial<ShortEntry>): Promise<void> {
-    writeShort(dir.bytes, entry.shortSlot * ENTRY, { ...entry, ...fields });
+  /** Rewrites an entry's 8.3 slot (cluster, size, time); its name and slots stay. */
+  private async updateEntry(dir: Dir, entry: DirEntry, fields: Partial<Omit<ShortEntry, "shortName" | "ntCase">>): Promise<void> {
+    const next = { ...entry, ...fields };
+    writeShort(dir.bytes, entry.shortSlot * ENTRY, next);
     await this.writeDirRange(dir, entry.shortSlot * ENTRY, (entry.shortSlot + 1) * ENTRY);
-    this.reparse(dir);
+    Object.assign(entry, fields, { mtimeMs: roundTime(next.mtimeMs) });
   }
 
   /** Makes a new, empty subdirectory `name` in `parent` and returns it loaded. */
