@@ -26,11 +26,16 @@ export class Ipv4v6Layer implements Ip {
   }
 
   listen(proto: number, handler: IpHandler): void {
+    if (this.v6 === null) {
+      // One family: the handler goes straight to IPv4, no wrapper call per datagram.
+      this.v4.listen(proto, handler);
+      return;
+    }
     this.v4.listen(proto, (src, dst, payload) => {
       this.lastFromV6 = false;
       handler(src, dst, payload);
     });
-    this.v6?.listen(proto, (src, dst, payload) => {
+    this.v6.listen(proto, (src, dst, payload) => {
       this.lastFromV6 = true;
       handler(src, dst, payload);
     });
