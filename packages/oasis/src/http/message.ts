@@ -38,9 +38,14 @@ export class HttpRequest {
     this.query = q < 0 ? "" : pathAndQuery.slice(q + 1);
   }
 
-  /** The full URL, from the Host header. */
+  /** The full URL, from the Host header ("localhost" when it is missing or not a valid host). */
   get url(): URL {
-    return new URL(this.path + (this.query ? `?${this.query}` : ""), `http://${this.headers.get("host") ?? "localhost"}`);
+    const pathAndQuery = (this.path || "/") + (this.query ? `?${this.query}` : "");
+    try {
+      return new URL(pathAndQuery, `http://${this.headers.get("host") ?? "localhost"}`);
+    } catch {
+      return new URL(pathAndQuery, "http://localhost");
+    }
   }
 
   bytes(): Promise<Uint8Array> {

@@ -352,7 +352,10 @@ function bind(
       reject(listenError(e, port, host));
     };
     server.once("error", fail);
-    server.listen({ port, host, ipv6Only, backlog }, () => {
+    // Without a host Node binds the dual-stack "::" at once (falling back to IPv4 by itself);
+    // a host goes through an asynchronous lookup first, even for an address literal.
+    const where = host === "::" && !ipv6Only ? { port, backlog } : { port, host, ipv6Only, backlog };
+    server.listen(where, () => {
       server.removeListener("error", fail);
       server.on("error", (e) => log.error(`TCP port ${port} on ${host}: ${e.message}`));
       resolve([endpointOf(server)]);
