@@ -106,7 +106,7 @@ describe("tar store and GNU tar", () => {
   it("a write cut off at any sector leaves every earlier entry readable, for us and GNU tar", async () => {
     const s = await scratch();
     try {
-      for (let budget = 0; budget < 12; budget++) {
+      for (let budget = 0; budget < 20; budget++) {
         const disk = new Ramdisk({ sizeSectors: 256 });
         const kv = await TarKvRw.open(disk);
         await kv.set("one", "1".repeat(700));

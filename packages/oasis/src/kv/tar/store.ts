@@ -175,16 +175,17 @@ export class TarKvRw extends TarKvRo implements KvRw {
     return Math.max(0, this.dev.sizeBytes - this.end - 2 * RECORD - RECORD - 2 * RECORD);
   }
 
-  private async append(segments: string[], data: Uint8Array, mtimeMs: number): Promise<void> {
+  /** Appends an entry of `size` bytes whose data `fill` writes at the byte offset it is given. */
+  private async append(segments: string[], size: number, fill: (dataAt: number) => Promise<void>, mtimeMs: number): Promise<void> {
     const key = keyOf(segments);
     this.checkValuePath(segments);
     const path = segments.join("/");
     const mtimeS = Math.floor(mtimeMs / 1000);
     const split = splitUstarPath(path);
     const headers: Uint8Array[] = [];
-    if (!split || data.length > MAX_OCTAL_SIZE) {
+    if (!split || size > MAX_OCTAL_SIZE) {
       const records = [emitPaxRecord("path", path)];
-      if (data.length > MAX_OCTAL_SIZE) records.push(emitPaxRecord("size", String(data.length)));
+      if (size > MAX_OCTAL_SIZE) records.push(emitPaxRecord("size", String(size)));
       const body = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
       let at = 0;
       for (const r of records) body.set(r, (at += r.length) - r.length);
@@ -195,15 +196,14 @@ export class TarKvRw extends TarKvRo implements KvRw {
       headers.push(padded);
     }
     const fallbackName = split ?? { name: segments[segments.length - 1]!.replace(/[^\x20-\x7e]/g, "_").slice(0, 100), prefix: "" };
-    headers.push(emitHeader({ name: fallbackName.name, prefix: fallbackName.prefix, size: data.length, mtimeS, typeflag: "0" }));
+    headers.push(emitHeader({ name: fallbackName.name, prefix: fallbackName.prefix, size: size, mtimeS, typeflag: "0" }));
     const headerBytes = headers.reduce((n, h) => n + h.length, 0);
     const dataAt = this.end + headerBytes;
-    const newEnd = dataAt + paddedSize(data.length);
+    const newEnd = dataAt + paddedSize(size);
     if (newEnd + 2 * RECORD > this.dev.sizeBytes) throw errors.noSpace(key, this.storeName);
 
-    const tail = new Uint8Array(newEnd - dataAt + 2 * RECORD); // data, padding, end marker
-    tail.set(data);
-    await this.dev.write(dataAt, tail);
+    await fill(dataAt);
+    await this.zero(dataAt + size, newEnd + 2 * RECORD); // padding, then the new end marker
     await this.dev.flush();
     const all = new Uint8Array(headerBytes);
     let at = 0;
@@ -213,11 +213,18 @@ export class TarKvRw extends TarKvRo implements KvRw {
     await this.dev.flush();
 
     this.end = newEnd;
-    this.placeValue(segments, { kind: "value", data: null, offset: dataAt, size: data.length, mtimeMs: mtimeS * 1000, key });
+    this.placeValue(segments, { kind: "value", data: null, offset: dataAt, size: size, mtimeMs: mtimeS * 1000, key });
+  }
+
+  /** Writes zeros over [from, to) of the device, a megabyte at a time. */
+  private async zero(from: number, to: number): Promise<void> {
+    const chunk = new Uint8Array(Math.min(to - from, 1024 * 1024));
+    for (let at = from; at < to; at += chunk.length) await this.dev.write(at, chunk.subarray(0, Math.min(chunk.length, to - at)));
   }
 
   set(key: string, value: Uint8Array | string): Promise<void> {
-    return this.locked(key, () => this.append(parseKey(key), toBytes(value), nowMs()));
+    const bytes = toBytes(value);
+    return this.locked(key, () => this.append(parseKey(key), bytes.length, (at) => this.dev.write(at, bytes), nowMs()));
   }
 
   setPartial(key: string, offset: number, data: Uint8Array | string): Promise<void> {
@@ -237,11 +244,14 @@ export class TarKvRw extends TarKvRo implements KvRw {
       old.digest = undefined;
       return;
     }
-    const oldBytes = old ? await this.readValue(old, 0, old.size) : new Uint8Array(0);
-    const merged = new Uint8Array(Math.max(oldBytes.length, offset + bytes.length));
-    merged.set(oldBytes);
-    merged.set(bytes, offset);
-    await this.append(segments, merged, nowMs());
+    // Past the end: a new entry with the old bytes, a zero gap and the new bytes shadows the old one.
+    const oldSize = old?.size ?? 0;
+    await this.append(segments, Math.max(oldSize, offset + bytes.length), async (at) => {
+      const step = 1024 * 1024;
+      for (let i = 0; i < oldSize; i += step) await this.dev.write(at + i, await this.readValue(old!, i, Math.min(step, oldSize - i)));
+      if (offset > oldSize) await this.zero(at + oldSize, at + offset);
+      await this.dev.write(at + offset, bytes);
+    }, nowMs());
   }
 
   allocate(key: string, size: number, lastModified?: Date): Promise<void> {
@@ -250,7 +260,7 @@ export class TarKvRw extends TarKvRo implements KvRw {
       const k = keyOf(segments);
       checkOffset(k, "size", size);
       if (segments.length === 0 || (await this.exists(k)) !== null) throw errors.alreadyPresent(k, "allocate only creates new values");
-      await this.append(segments, new Uint8Array(size), lastModified?.getTime() ?? nowMs());
+      await this.append(segments, size, (at) => this.zero(at, at + size), lastModified?.getTime() ?? nowMs());
     });
   }
 
