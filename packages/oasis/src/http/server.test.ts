@@ -240,3 +240,37 @@ test("WHATWG Response objects are accepted from handlers", async () => {
     await s.stop();
   }
 });
+
+test("a client that does not read a large streamed response holds the handler back instead of filling memory", async () => {
+  let produced = 0;
+  const piece = new Uint8Array(64 * 1024).fill(120);
+  const total = 256 * 1024 * 1024;
+  const s = await startServer(async () => {
+    async function* body() {
+      for (let sent = 0; sent < total; sent += piece.length) {
+        produced += piece.length;
+        yield piece;
+      }
+    }
+    return new HttpResponse(body(), { headers: { "content-length": String(total) } });
+  });
+  try {
+    const socket = net.connect({ host: "127.0.0.1", port: s.port });
+    await once(socket, "connect");
+    socket.pause();
+    socket.write("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    await new Promise((r) => setTimeout(r, 700));
+    const stalledAt = produced;
+    assert.ok(stalledAt < 64 * 1024 * 1024, `the handler produced ${stalledAt} bytes for a client that read nothing`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(produced - stalledAt <= 1024 * 1024, "production must stay stalled while the client does not read");
+    let received = 0;
+    socket.on("data", (c: Buffer) => (received += c.length));
+    socket.resume();
+    await once(socket, "end");
+    assert.ok(received > total, `received ${received} bytes`);
+    assert.equal(produced, total);
+  } finally {
+    await s.stop();
+  }
+});
