@@ -78,6 +78,7 @@ export class DhcpClient {
   private offer: DhcpRepr | null = null;
   private current: Lease | null = null;
   private boundAt = 0;
+  private probing = false;
   private readonly waiters: Array<(l: Lease) => void> = [];
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -195,9 +196,15 @@ export class DhcpClient {
       return this.decline(ack);
     }
     if (this.options.probe && this.stateName === "requesting") {
+      if (this.probing) return; // a retransmitted ACK while the probe runs
+      this.probing = true;
       this.cancelTimer();
-      const free = await this.options.probe(address);
-      if (!free) return this.decline(ack);
+      const free = await this.options.probe(address).finally(() => (this.probing = false));
+      if (this.stateName !== "requesting") return; // stopped meanwhile
+      if (!free) {
+        log.warn(`offered address ${address} is already in use on the link; declining it`);
+        return this.decline(ack);
+      }
     }
     const router = o.routers?.find((r) => ((r ^ ack.yiaddr) & mask) === 0) ?? null;
     const leaseSeconds = o.leaseTime === undefined || o.leaseTime === 0xffffffff ? Infinity : o.leaseTime;

@@ -11,7 +11,7 @@ import { BROADCAST_MAC, formatIpv4Address, ipv4MulticastMac, ipv4Number, isIpv4M
 import { ipv4PseudoSum } from "../wire/checksum.ts";
 import { Counters, WireError } from "../wire/error.ts";
 import { checkIpv4, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, writeIpv4Header } from "../wire/ipv4.ts";
-import { ICMP_DEST_UNREACHABLE, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from "../wire/icmpv4.ts";
+import { ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from "../wire/icmpv4.ts";
 import type { ArpLayer } from "../arp/arp.ts";
 import { Icmpv4Layer, type IcmpOptions } from "../icmp/icmpv4.ts";
 import { systemClock, type Clock } from "../stack/clock.ts";
@@ -106,6 +106,13 @@ export class Ipv4Layer implements Ipv4 {
     this.linkMtu = ethernet.mtu;
     this.nextId = Math.floor(Math.random() * 0x10000);
     this.reassembler = new Reassembler(this.clock, this.counters, options.reassembly);
+    // RFC 1122 3.3.2: tell the sender when its fragments could not be reassembled in time.
+    this.reassembler.onTimeout = (quote, headerLength) => {
+      const src = ((quote[12]! << 24) | (quote[13]! << 16) | (quote[14]! << 8) | quote[15]!) >>> 0;
+      const dst = ((quote[16]! << 24) | (quote[17]! << 16) | (quote[18]! << 8) | quote[19]!) >>> 0;
+      if (this.closed || dst !== this.address || this.address === 0) return;
+      this.icmp.sendError(ICMP_TIME_EXCEEDED, 1, 0, quote, headerLength, formatIpv4Address(src), this.addressText);
+    };
     this.icmp = new Icmpv4Layer(this, this.clock, options.icmp);
     if (options.cidr) this.configure(options.cidr, options.gateway ?? null);
     else if (options.gateway) throw new RangeError(`IPv4 gateway ${options.gateway} given without an address: set --ipv4 too`);

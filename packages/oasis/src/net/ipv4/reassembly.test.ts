@@ -96,3 +96,20 @@ test("bounds: fragments per datagram and total memory (oldest evicted first)", (
   const last = add(r, fragment(19, data, 1000, 8, false));
   assert.ok(last);
 });
+
+test("a timed-out datagram whose first fragment came reports that fragment's header and 8 bytes", () => {
+  const clock = new ManualClock();
+  const r = new Reassembler(clock, new Counters(), { timeoutMs: 1000 });
+  const quotes: Uint8Array[] = [];
+  r.onTimeout = (q, headerLength) => {
+    assert.equal(headerLength, 20);
+    quotes.push(q);
+  };
+  const data = new Uint8Array(64).map((_, i) => i + 1);
+  add(r, fragment(1, data, 0, 32, true));
+  add(r, fragment(2, data, 32, 32, false)); // no first fragment: nothing to quote
+  clock.advance(1000);
+  assert.equal(quotes.length, 1);
+  assert.deepEqual([...quotes[0]!.subarray(20)], [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.equal((quotes[0]![4]! << 8) | quotes[0]![5]!, 1);
+});

@@ -45,6 +45,12 @@ export class Reassembler {
   private readonly timeoutMs: number;
   private readonly memoryLimit: number;
 
+  /**
+   * Called when a datagram whose first fragment arrived times out, with that fragment's header
+   * and first 8 data bytes (for ICMP time exceeded, RFC 792 code 1).
+   */
+  onTimeout: ((quote: Uint8Array, headerLength: number) => void) | null = null;
+
   constructor(
     private readonly clock: Clock,
     private readonly counters: Counters,
@@ -76,8 +82,10 @@ export class Reassembler {
       const fresh: Partial = { key, fragments: [], totalLength: -1, bytes: 0, header: null, cancel: () => {} };
       fresh.cancel = this.clock.setTimer(this.timeoutMs, () => {
         if (this.partials.get(key) === fresh) {
+          const first = fresh.header && fresh.fragments[0]?.offset === 0 ? concatFirst(fresh.header, fresh.fragments[0].data) : null;
           this.drop(fresh);
           this.counters.add("reassembly-timeout");
+          if (first) this.onTimeout?.(first, fresh.header!.length);
         }
       });
       this.partials.set(key, fresh);
@@ -148,4 +156,11 @@ export class Reassembler {
     d.cancel();
     this.memory -= d.bytes + (d.header?.length ?? 0);
   }
+}
+
+function concatFirst(header: Uint8Array, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(header.length + Math.min(8, data.length));
+  out.set(header);
+  out.set(data.subarray(0, 8), header.length);
+  return out;
 }

@@ -269,3 +269,29 @@ test("a new address is announced with gratuitous ARP and the old one is no longe
     await close();
   }
 });
+
+test("fragments that never complete earn their sender an ICMP time exceeded (reassembly)", async () => {
+  const sw = new MemorySwitch();
+  const b = ipv4Stack(sw.port(), { cidr: "192.0.2.3/24", reassembly: { timeoutMs: 30 } });
+  const raw = sw.port({ mac: "02:00:00:00:00:99" });
+  b.arp.addStatic("192.0.2.50", raw.mac);
+  const icmp = new Promise<Uint8Array>((resolve) =>
+    raw.listen((f) => {
+      if (f[12] === 0x08 && f[13] === 0x00 && f[23] === 1) resolve(f.slice(34));
+    }),
+  );
+  try {
+    const p = new Uint8Array(14 + 20 + 16);
+    p.set(b.ethernet.mac);
+    p.set(raw.mac, 6);
+    p[12] = 0x08;
+    writeIpv4Header(p, 14, parseIpv4Address("192.0.2.50")!, parseIpv4Address("192.0.2.3")!, 17, 64, 77, 0x2000, 16);
+    raw.write(p);
+    const m = await icmp;
+    assert.deepEqual([m[0], m[1]], [11, 1]);
+    assert.equal((m[8 + 4]! << 8) | m[8 + 5]!, 77, "quotes the first fragment's header");
+    assert.equal(b.ipv4.counters.get("reassembly-timeout"), 1);
+  } finally {
+    await b.stack.disconnect();
+  }
+});
