@@ -9,7 +9,7 @@ import { Ramdisk } from "../../block/ramdisk.ts";
 import { kvRwContract, rejectsCode } from "../kv-contract.ts";
 import { CutOff } from "../test-support.ts";
 import { TarKvRo, TarKvRw } from "./store.ts";
-import { parseNumber, RECORD } from "./format.ts";
+import { emitHeader, emitPaxRecord, parseNumber, RECORD } from "./format.ts";
 
 kvRwContract("tar (append-only)", async () => ({ kv: await TarKvRw.open(new Ramdisk({ sizeSectors: 4096 })) }), { appendOnly: true });
 kvRwContract("tar on 4096-byte sectors", async () => ({ kv: await TarKvRw.open(new Ramdisk({ sizeSectors: 512, sectorSize: 4096 })) }), { appendOnly: true });
@@ -183,6 +183,37 @@ describe("tar store and GNU tar", () => {
     await kv.set("small", "x");
     await rejectsCode(kv.set("big", new Uint8Array(4096)), "no-space");
     assert.equal(text(await (await TarKvRo.open(disk)).get("small")), "x");
+  });
+
+  it("takes a member's size from a pax 'size' record over the header field, as GNU tar does", async () => {
+    const s = await scratch();
+    try {
+      const record = (k: string, v: string) => emitPaxRecord(k, v);
+      const body = new Uint8Array([...record("size", "5"), ...record("path", "dir/sized by pax.txt")]);
+      const parts = [
+        emitHeader({ name: "PaxHeaders/x", size: body.length, mtimeS: 1_700_000_000, typeflag: "x" }),
+        new Uint8Array(512),
+        emitHeader({ name: "ignored-name", size: 0, mtimeS: 1_700_000_000, typeflag: "0" }),
+        new Uint8Array(512),
+        new Uint8Array(1024),
+      ];
+      parts[1]!.set(body);
+      parts[3]!.set(new TextEncoder().encode("hello"));
+      const archive = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) archive.set(p, (at += p.length) - p.length);
+      const img = join(s.dir, "pax.tar");
+      await writeFile(img, archive);
+      const listing = execFileSync("tar", ["-tvf", img], { encoding: "utf8" });
+      assert.match(listing, / 5 .*dir\/sized by pax\.txt/);
+      const blk = await openFile(img, { readOnly: true });
+      const kv = await TarKvRo.open(blk);
+      assert.equal(text(await kv.get("/dir/sized by pax.txt")), "hello");
+      assert.equal(await kv.exists("/ignored-name"), null);
+      await blk.disconnect();
+    } finally {
+      await s.done();
+    }
   });
 
   it("parses GNU base-256 numbers and octal fields", () => {
