@@ -25,6 +25,10 @@ test("kv_ro with --kv-ro=crunch carries t/ inside the executable", async () => {
 
 test("kv_ro with --kv-ro=direct reads t/ from the working directory at run time", async () => {
   const { dir, bin } = await buildExample("examples/device-usage/kv_ro", ["--kv-ro=direct"]);
+  rmSync(join(dir, "t", "secret"));
+  const absent = await runUnikernel(bin, [], { cwd: dir, timeoutMs: 30_000 });
+  assert.equal(absent.code, 1);
+  assert.match(absent.stdout + absent.stderr, /the store has no value 'secret': create the file t\/secret/);
   writeFileSync(join(dir, "t", "secret"), "changed after the build\n");
   const r = await runUnikernel(bin, [], { cwd: dir, timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);

@@ -17,6 +17,9 @@ async function walk(store: KvRo, key: string): Promise<void> {
 
 export async function start({ store }: { store: KvRo }): Promise<void> {
   await walk(store, "/");
+  if ((await store.exists("secret")) !== "value") {
+    throw new Error("the store has no value 'secret': create the file t/secret (and rebuild when using --kv-ro=crunch)");
+  }
   const secret = new TextDecoder().decode(await store.get("secret")).trimEnd();
   log.info(`secret: ${secret}`);
   log.info(`sha256(secret): ${hex(await store.digest("secret"))}`);
