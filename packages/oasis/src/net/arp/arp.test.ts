@@ -174,3 +174,27 @@ test("malformed ARP packets are counted by reason and ignored", async () => {
   assert.deepEqual([t.arp.counters.get("truncated"), t.arp.counters.get("bad-operation")], [1, 1]);
   await t.arp.disconnect();
 });
+
+test("an entry in use near expiry is re-validated by unicast and stays cached when answered", async () => {
+  const t = await setup({ entryTimeoutMs: 60_000, requests: 3, requestIntervalMs: 1000 });
+  t.arp.setIps(["192.0.2.2"]);
+  const answer = () => t.sendArp({ op: ARP_REPLY, senderMac: t.peer.mac, senderIp: ip("192.0.2.9"), targetMac: t.eth.mac, targetIp: ip("192.0.2.2") }, t.eth.mac);
+  t.sendArp({ op: ARP_REQUEST, senderMac: t.peer.mac, senderIp: ip("192.0.2.9"), targetMac: ZERO_MAC, targetIp: ip("192.0.2.2") });
+  await t.settle();
+  const before = t.frames.length;
+  const toNine = (f: Uint8Array) => f[12] === 0x08 && f[13] === 0x06 && f[14 + 24] === 192 && f[14 + 27] === 9;
+  await t.advance(56_000);
+  assert.ok(t.arp.lookup(ip("192.0.2.9")));
+  assert.equal(t.frames.slice(before).filter(toNine).length, 0, "no refresh while the entry is young");
+  await t.advance(1_500);
+  assert.ok(t.arp.lookup(ip("192.0.2.9")));
+  await t.settle();
+  const refresh = t.frames.slice(before).find(toNine);
+  assert.ok(refresh, "a refresh request");
+  assert.equal(formatMac(refresh.subarray(0, 6)), "02:00:00:00:00:99", "sent unicast to the known MAC");
+  answer();
+  await t.settle();
+  await t.advance(50_000);
+  assert.ok(t.arp.lookup(ip("192.0.2.9")), "the answer renewed the entry");
+  await t.arp.disconnect();
+});

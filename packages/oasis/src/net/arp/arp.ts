@@ -46,6 +46,8 @@ interface Entry {
   expiresAt: number;
   isStatic: boolean;
   usedAt: number;
+  /** When a refresh request was last sent (0: never). */
+  refreshedAt: number;
 }
 
 interface Queued {
@@ -79,6 +81,8 @@ export class ArpLayer implements Arp {
   private readonly txRepr: ArpRepr;
   private closed = false;
   private lastDefence = -Infinity;
+  /** Time before expiry when a used entry is re-validated: the time all requests of a query take. */
+  private readonly refreshWindow: number;
 
   constructor(
     private readonly ethernet: Ethernet,
@@ -100,6 +104,7 @@ export class ArpLayer implements Arp {
       announceIntervalMs: options.announceIntervalMs ?? 2000,
       randomInt: options.randomInt ?? ((max) => Math.floor(Math.random() * max)),
     };
+    this.refreshWindow = Math.min(this.opt.entryTimeoutMs / 2, this.opt.requests * this.opt.requestIntervalMs);
     if (!(this.opt.cacheSize >= 1)) throw new RangeError(`ARP cacheSize must be at least 1, got ${this.opt.cacheSize}`);
     this.txRepr = { op: ARP_REQUEST, senderMac: ethernet.mac, senderIp: 0, targetMac: ZERO_MAC, targetIp: 0 };
     if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_ARP, (frame, offset) => this.input(frame.subarray(offset)));
@@ -140,7 +145,7 @@ export class ArpLayer implements Arp {
     if (mac.length !== 6) throw new RangeError(`ARP static entry for ${ip}: a MAC address has 6 bytes, got ${mac.length}`);
     const old = this.cache.get(n);
     if (old && !old.isStatic) this.dynamicCount--;
-    this.cache.set(n, { mac: mac.slice(0, 6), expiresAt: Infinity, isStatic: true, usedAt: 0 });
+    this.cache.set(n, { mac: mac.slice(0, 6), expiresAt: Infinity, isStatic: true, usedAt: 0, refreshedAt: 0 });
     this.resolved(n, mac);
   }
 
@@ -164,6 +169,13 @@ export class ArpLayer implements Arp {
         return undefined;
       }
       e.usedAt = ++this.useTick;
+      // An entry in use near the end of its life is re-validated by a unicast request (as Linux
+      // does), so a busy flow never stalls on a fresh broadcast resolution.
+      if (now >= e.expiresAt - this.refreshWindow && now - e.refreshedAt >= this.opt.requestIntervalMs) {
+        e.refreshedAt = now;
+        this.counters.add("refresh");
+        this.send(ARP_REQUEST, e.mac, this.sourceFor(ip), ZERO_MAC, ip);
+      }
     }
     return e.mac;
   }
@@ -284,7 +296,7 @@ export class ArpLayer implements Arp {
       old.usedAt = ++this.useTick;
     } else {
       if (this.dynamicCount >= this.opt.cacheSize) this.evictOne();
-      this.cache.set(ip, { mac: mac.slice(0, 6), expiresAt: this.clock.nowMs() + this.opt.entryTimeoutMs, isStatic: false, usedAt: ++this.useTick });
+      this.cache.set(ip, { mac: mac.slice(0, 6), expiresAt: this.clock.nowMs() + this.opt.entryTimeoutMs, isStatic: false, usedAt: ++this.useTick, refreshedAt: 0 });
       this.dynamicCount++;
     }
     this.resolved(ip, mac);
