@@ -9,5 +9,5 @@ export * from "./ipv4.ts";
 export * from "./icmpv4.ts";
 export * from "./udp.ts";
 export * from "./dhcp.ts";
-// TCP (the TCP engineer's codec) as a namespace: its helpers would clash with the ones above.
+// TCP as a namespace: its byte helpers would clash with the ones above.
 export * as tcp from "./tcp.ts";
