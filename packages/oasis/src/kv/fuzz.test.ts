@@ -7,7 +7,9 @@ import type { KvRo, KvRw } from "../devices/kv.ts";
 import { KvError } from "../devices/errors.ts";
 import { Ramdisk } from "../block/ramdisk.ts";
 import { FatKvRw } from "./fat/store.ts";
-import { formatFat } from "./fat/layout.ts";
+import { FatFormatError, formatFat, parseBootSector } from "./fat/layout.ts";
+import { parseDirectory } from "./fat/dirent.ts";
+import { parseHeader, parsePax } from "./tar/format.ts";
 import { TarKvRw } from "./tar/store.ts";
 import { setLevels } from "oasis/logs";
 import { BadSectors } from "./test-support.ts";
@@ -56,6 +58,28 @@ async function imageOf(disk: Ramdisk, bytes: number): Promise<Uint8Array> {
 }
 
 const mutations = (span: number) => fc.array(fc.record({ at: fc.nat(span - 1), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 12 });
+
+describe("parsers on random bytes", () => {
+  it("tar headers and pax data parse to a result, never an exception", () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 512, maxLength: 512 }), (b) => void parseHeader(b)));
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => void parsePax(b)));
+    fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => void parsePax(new TextEncoder().encode(s))));
+  });
+
+  it("FAT directories parse to entries, and boot sectors to a layout or a FatFormatError", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => void parseDirectory(b)));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.boolean(), (b, signed) => {
+        if (signed) b.set([0x55, 0xaa], 510);
+        try {
+          parseBootSector(b, 64 * 1024 * 1024, "fuzz");
+        } catch (e) {
+          assert.ok(e instanceof FatFormatError, String(e));
+        }
+      }),
+    );
+  });
+});
 
 describe("damaged images", () => {
   it("a FAT image with random bytes changed in its metadata never throws anything but KvError", async () => {
