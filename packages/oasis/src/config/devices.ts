@@ -19,6 +19,7 @@ export const block = typ("block", "A block device (Block).");
 export const partitionTable = typ("partitionTable", "The partitions of a block device (MBR or GPT).");
 export const kvRo = typ("kvRo", "A read-only key-value store (KvRo).");
 export const kvRw = typ("kvRw", "A read-write key-value store (KvRw).");
+export const dnsClient = typ("dnsClient", "A DNS stub resolver (DnsClient from oasis/dns).");
 
 const UNIX = ["unix"] as const;
 
@@ -155,6 +156,20 @@ export function socketUdpv4v6(options: { group?: string } = {}): Impl<"udp"> {
 
 export function socketTcpv4v6(options: { group?: string } = {}): Impl<"tcp"> {
   return impl({ typ: tcp, name: "socket-tcp", description: "host TCP sockets", module: "oasis/net/socket", export: "socketTcpDevice", group: options.group ?? "", targets: UNIX });
+}
+
+/** A DNS client over `stack`; --dns-servers (default `nameservers`, e.g. ["udp:192.0.2.1"]), --dns-timeout, --dns-cache-size at boot. */
+export function genericDnsClient(stack: Impl<"stackv4v6">, options: { nameservers?: readonly string[]; group?: string } = {}): Impl<"dnsClient"> {
+  return impl({
+    typ: dnsClient,
+    name: "dns-client",
+    description: "DNS client",
+    module: "oasis/dns",
+    export: "dnsClientDevice",
+    options: { nameservers: options.nameservers ? [...options.nameservers] : null },
+    deps: { stack },
+    group: options.group ?? "",
+  });
 }
 
 /** Direct stack with a static IPv4 (and IPv6) configuration. */
