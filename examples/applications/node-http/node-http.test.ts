@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { buildExample, runCommand, startUnikernel } from "../../../test/support/unikernel.ts";
+import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, "::");
@@ -43,4 +44,18 @@ test("node-http: Hono answers through Node's http.Server over Oasis flows", asyn
   } finally {
     await u.stop();
   }
+});
+
+test("node-http on Oasis's own TCP/IP stack (--net=direct): curl in a namespace talks to Hono", { skip: netnsUnavailable() }, async () => {
+  const { bin } = await buildExample("examples/applications/node-http", ["--net=direct"]);
+  await withNetns(
+    async (ns) => {
+      const u = ns.run(bin, ["--ipv4=192.0.2.2/24", "--port=80"]);
+      await u.waitFor(/Hono listening on port 80/, 30_000);
+      const r = await ns.exec("curl", ["-sS", "--max-time", "20", "--retry", "3", "--retry-connrefused", "http://192.0.2.2/", "http://192.0.2.2/hello/direct", "http://192.0.2.2/whoami"]);
+      assert.equal(r.stdout, 'Hello from Hono on an Oasis unikernel\n{"hello":"direct","visits":1}192.0.2.1\n');
+      await u.stop();
+    },
+    { kernelAddress: "192.0.2.1/24" },
+  );
 });

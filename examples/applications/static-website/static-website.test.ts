@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { buildExample, repoRoot, runCommand, startUnikernel, type Running } from "../../../test/support/unikernel.ts";
+import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, "::");
@@ -74,4 +75,24 @@ test("static-website (direct): files are read from the host at run time", async 
   } finally {
     await u.stop();
   }
+});
+
+test("static-website on Oasis's own TCP/IP stack (--net=direct): curl in a network namespace is the client", { skip: netnsUnavailable() }, async () => {
+  const { bin } = await buildExample("examples/applications/static-website", ["--net=direct"]);
+  await withNetns(
+    async (ns) => {
+      const u = ns.run(bin, ["--ipv4=192.0.2.2/24", "--port=80"]);
+      await u.waitFor(/serving htdocs/, 30_000);
+      const curlIn = (args: string[]) => ns.exec("curl", ["-sS", "--max-time", "20", "--retry", "3", "--retry-connrefused", ...args]);
+      const home = await curlIn(["-i", "http://192.0.2.2/"]);
+      assert.match(home.stdout, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.ok(home.stdout.endsWith(readFileSync(join(htdocs, "index.html"), "latin1")));
+      const two = await curlIn(["-v", "-o", "/dev/null", "-o", "/dev/null", "http://192.0.2.2/style.css", "http://192.0.2.2/images/logo.svg"]);
+      assert.match(two.stderr, /Re-using existing connection|left intact/);
+      const traversal = await curlIn(["--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "http://192.0.2.2/../../etc/passwd"]);
+      assert.equal(traversal.stdout, "400");
+      await u.stop();
+    },
+    { kernelAddress: "192.0.2.1/24" },
+  );
 });

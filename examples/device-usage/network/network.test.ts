@@ -5,6 +5,7 @@ import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { buildExample, runCommand, runUnikernel, startUnikernel } from "../../../test/support/unikernel.ts";
+import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, "::");
@@ -78,4 +79,21 @@ test("network: --ipv4-only binds IPv4 only; --help lists the network options; a 
   const bad = await runUnikernel(bin, ["--ipv4=not-an-ip"]);
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /invalid value 'not-an-ip' for --ipv4/);
+});
+
+test("network on Oasis's own TCP/IP stack (--net=direct): the kernel in a namespace echoes through it", { skip: netnsUnavailable() }, async () => {
+  const { bin } = await buildExample("examples/device-usage/network", ["--net=direct"]);
+  await withNetns(
+    async (ns) => {
+      const u = ns.run(bin, ["--ipv4=192.0.2.2/24"]);
+      await u.waitFor(/listening on port 8080/, 30_000);
+      const line = await ns.exec("socat", ["-", "TCP:192.0.2.2:8080,retry=5"], { input: "hello over oasis tcp\n" });
+      assert.equal(line.stdout, "hello over oasis tcp\n");
+      const big = await ns.exec("sh", ["-c", `cd ${ns.tmpDir} && head -c 3000000 /dev/urandom > in.bin && socat -t 10 - TCP:192.0.2.2:8080 < in.bin > out.bin && cmp in.bin out.bin && echo same`], { timeoutMs: 60_000 });
+      assert.equal(big.stdout.trim(), "same");
+      await u.waitFor(/closed after 3000000 bytes/, 30_000);
+      await u.stop();
+    },
+    { kernelAddress: "192.0.2.1/24" },
+  );
 });
