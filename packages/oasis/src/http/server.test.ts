@@ -162,6 +162,9 @@ const MALFORMED: Array<[string, string, number]> = [
   ["bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400],
   ["chunk without CRLF after data", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX", 400],
   ["unknown Expect", "GET / HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n", 417],
+  ["chunked in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
+  ["chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501],
+  ["trailer section too large", `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${Array.from({ length: 20 }, (_, i) => `X-T${i}: ${long(1000)}\r\n`).join("")}\r\n`, 431],
 ];
 
 test("malformed and oversized requests get 4xx/5xx answers, are counted, and the server keeps serving", async () => {
@@ -270,6 +273,32 @@ test("a client that does not read a large streamed response holds the handler ba
     await once(socket, "end");
     assert.ok(received > total, `received ${received} bytes`);
     assert.equal(produced, total);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("a body that stops arriving is cut off after the body timeout and counted", async () => {
+  let handlerError = "";
+  const s = await startServer(
+    async (req) => {
+      try {
+        await req.bytes();
+      } catch (e) {
+        handlerError = (e as Error).message;
+        throw e;
+      }
+      return HttpResponse.text("unreachable");
+    },
+    { bodyTimeoutMs: 300 },
+  );
+  try {
+    const started = Date.now();
+    const { closed } = await rawExchange(s.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b", { waitMs: 5000 });
+    assert.ok(closed, "the connection must be closed");
+    assert.ok(Date.now() - started < 4000);
+    assert.equal(s.server.stats.rejected["body-timeout"], 1);
+    assert.match(handlerError, /closed the connection in the middle of the body/);
   } finally {
     await s.stop();
   }
