@@ -46,6 +46,8 @@ export class Ipv4v6Layer implements Ip {
   }
 
   pseudoheaderSum(src: string, dst: string, proto: number, length: number): number {
+    // Once per datagram on both paths; IPv4 alone rejects a v6 address itself.
+    if (this.v6 === null) return this.v4.pseudoheaderSum(src, dst, proto, length);
     return this.pick(dst).pseudoheaderSum(src, dst, proto, length);
   }
 
