@@ -99,6 +99,13 @@ export class FlowDuplex extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#cancelIdle?.();
     this.#cancelIdle = null;
+    // Destroyed on an error or a timeout: tear down at once where the flow can (a socket resets).
+    const abort = (this.flow as { abort?: () => void }).abort;
+    if (error && typeof abort === "function") {
+      abort.call(this.flow);
+      callback(error);
+      return;
+    }
     this.flow.close().then(
       () => callback(error),
       () => callback(error),
