@@ -205,6 +205,8 @@ export class Ipv4Layer implements Ipv4 {
       chunks = payload;
       for (const c of payload) length += c.length;
     }
+    if (length > 65535 - IPV4_MIN_HEADER_LENGTH) throw new RangeError(`IPv4 payload of ${length} bytes to ${dst} exceeds the 65515-byte maximum of a datagram`);
+    if (d === 0) throw new IpError("invalid-address", "0.0.0.0 is not a destination address");
     // Route: where the frame goes on the link.
     let mac: MacAddr | undefined;
     let nextHop = 0;

@@ -125,6 +125,9 @@ test("routes off-link traffic to the gateway's MAC and refuses it without a gate
   try {
     await assert.rejects(lone.udp.write("198.51.100.7", 53, new Uint8Array(1)), (e: unknown) => e instanceof IpError && e.code === "no-route" && /gateway/.test(e.message));
     await assert.rejects(lone.udp.write("2001:db8::1", 53, new Uint8Array(1)), (e: unknown) => e instanceof IpError && e.code === "no-route");
+    await assert.rejects(lone.udp.write("0.0.0.0", 53, new Uint8Array(1)), (e: unknown) => e instanceof IpError && e.code === "invalid-address");
+    await assert.rejects(lone.udp.write("192.0.2.300", 53, new Uint8Array(1)), (e: unknown) => e instanceof IpError && e.code === "invalid-address");
+    assert.throws(() => lone.ip.write("192.0.2.3", 253, new Uint8Array(65516)), RangeError);
   } finally {
     await close2();
   }
