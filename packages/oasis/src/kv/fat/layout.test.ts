@@ -74,4 +74,26 @@ describe("formatFat", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("reads and writes a 1.44 MB floppy image made by mtools' mformat", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "oasis-kv-floppy-"));
+    try {
+      const img = join(dir, "floppy.img");
+      execFileSync("mformat", ["-C", "-f", "1440", "-i", img, "::"], { env });
+      const src = join(dir, "h.txt");
+      await writeFile(src, "from mtools");
+      execFileSync("mcopy", ["-i", img, src, "::/Hello World.txt"], { env });
+      const blk = await openFile(img);
+      const kv = await FatKvRw.open(blk);
+      assert.equal(kv.layout.type, 12);
+      assert.equal(new TextDecoder().decode(await kv.get("/hello world.TXT")), "from mtools");
+      await kv.set("/Disk A/readme.txt", "from oasis");
+      await blk.disconnect();
+      const r = spawnSync("fsck.fat", ["-n", "-V", img], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(execFileSync("mcopy", ["-n", "-i", img, "::/Disk A/readme.txt", "-"], { env, encoding: "utf8" }), "from oasis");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
