@@ -144,3 +144,14 @@ test("addresses: IPv6 canonical text, IPv4-mapped, reverse names", () => {
   assert.equal(reverseName("2001:db8::1"), "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
   fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => assert.deepEqual(ipv6Bytes(formatIpv6Bytes(b)), b)));
 });
+
+test("parsing a Buffer (as sockets deliver) copies: the result outlives the receive buffer", () => {
+  const m = { ...queryMessage(1, "t.test", RR_TYPES.TXT, 0), qr: true, answers: [{ name: "t.test", class: 1, ttl: 5, data: { type: "TXT" as const, strings: [new TextEncoder().encode("keep")] } }] };
+  const buffer = Buffer.from(emitMessage(m));
+  const parsed = parseMessage(buffer);
+  assert.ok(!(parsed instanceof WireError));
+  buffer.fill(0);
+  const txt = parsed.answers[0]!.data;
+  assert.ok(txt.type === "TXT" && txt.strings[0]!.constructor === Uint8Array);
+  assert.equal(new TextDecoder().decode(txt.strings[0]), "keep");
+});

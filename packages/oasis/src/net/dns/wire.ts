@@ -278,8 +278,13 @@ function parseEdns(b: Uint8Array, name: string, cls: number, ttl: number, start:
   return { udpPayloadSize: cls, version: (ttl >>> 16) & 0xff, dnssecOk: (ttl & 0x8000) !== 0, options };
 }
 
-/** Parses a whole DNS message. Never throws: malformed input gives a WireError with a reason. */
-export function parseMessage(b: Uint8Array): DnsMessage | WireError {
+/**
+ * Parses a whole DNS message. Never throws: malformed input gives a WireError with a reason. The
+ * result shares no memory with `input` (which may be a borrowed receive buffer).
+ */
+export function parseMessage(input: Uint8Array): DnsMessage | WireError {
+  // A Buffer's slice() is a view: read through a plain Uint8Array so that copies are copies.
+  const b = input.constructor === Uint8Array ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   if (b.length < 12) return new WireError("truncated", `message of ${b.length} bytes is shorter than the 12-byte header`);
   const flags = u16(b, 2);
   const m: DnsMessage = {
