@@ -97,18 +97,20 @@ test("answers solicitations for its addresses (unicast, solicited, override) and
   raw.sendNdp(null, addr("2001:db8::99"), solicitedNodeAddress(addr("2001:db8::a")), { type: ICMPV6_NEIGHBOR_SOLICITATION, target: addr("2001:db8::a"), sourceLinkAddress: RAW_MAC });
   await advance(sw, clock, 10);
   const [na] = raw.ndp(ICMPV6_NEIGHBOR_ADVERTISEMENT);
-  assert.ok(na && na.ndp!.type === ICMPV6_NEIGHBOR_ADVERTISEMENT);
+  const adv = na?.ndp;
+  assert.ok(na && adv?.type === ICMPV6_NEIGHBOR_ADVERTISEMENT);
   assert.deepEqual([formatIpv6Address(na.src), formatIpv6Address(na.dst), formatMac(na.dstMac)], ["2001:db8::a", "2001:db8::99", formatMac(RAW_MAC)]);
-  assert.deepEqual([na.ndp.solicited, na.ndp.override, na.ndp.router, formatMac(na.ndp.targetLinkAddress!)], [true, true, false, MAC_A]);
+  assert.deepEqual([adv.solicited, adv.override, adv.router, formatMac(adv.targetLinkAddress!)], [true, true, false, MAC_A]);
   // The solicitation taught it the asker's address (STALE until confirmed).
   assert.equal(a.ipv6.neighbours.state(addr("2001:db8::99")), "stale");
   raw.seen.length = 0;
   raw.sendNdp(null, addr("::"), solicitedNodeAddress(addr("2001:db8::a")), { type: ICMPV6_NEIGHBOR_SOLICITATION, target: addr("2001:db8::a") });
   await advance(sw, clock, 10);
   const [defence] = raw.ndp(ICMPV6_NEIGHBOR_ADVERTISEMENT);
-  assert.ok(defence && defence.ndp!.type === ICMPV6_NEIGHBOR_ADVERTISEMENT);
+  const dna = defence?.ndp;
+  assert.ok(defence && dna?.type === ICMPV6_NEIGHBOR_ADVERTISEMENT);
   assert.equal(formatIpv6Address(defence.dst), "ff02::1");
-  assert.equal(defence.ndp.solicited, false);
+  assert.equal(dna.solicited, false);
   // Forged from off the link (hop limit below 255): ignored.
   raw.seen.length = 0;
   raw.sendNdp(null, addr("2001:db8::98"), solicitedNodeAddress(addr("2001:db8::a")), { type: ICMPV6_NEIGHBOR_SOLICITATION, target: addr("2001:db8::a"), sourceLinkAddress: RAW_MAC }, 254);
