@@ -83,12 +83,15 @@ describe("formatFat", () => {
       const src = join(dir, "h.txt");
       await writeFile(src, "from mtools");
       execFileSync("mcopy", ["-i", img, src, "::/Hello World.txt"], { env });
+      execFileSync("mattrib", ["-i", img, "+h", "::/Hello World.txt"], { env });
       const blk = await openFile(img);
       const kv = await FatKvRw.open(blk);
       assert.equal(kv.layout.type, 12);
       assert.equal(new TextDecoder().decode(await kv.get("/hello world.TXT")), "from mtools");
       await kv.set("/Disk A/readme.txt", "from oasis");
+      await kv.set("/hello world.txt", "replaced");
       await blk.disconnect();
+      assert.match(execFileSync("mattrib", ["-i", img, "::/Hello World.txt"], { env, encoding: "utf8" }), /H.*::\/Hello World\.txt/, "replacing a value keeps its attributes and name");
       const r = spawnSync("fsck.fat", ["-n", "-V", img], { encoding: "utf8" });
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.equal(execFileSync("mcopy", ["-n", "-i", img, "::/Disk A/readme.txt", "-"], { env, encoding: "utf8" }), "from oasis");

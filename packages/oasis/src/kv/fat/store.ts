@@ -519,7 +519,7 @@ export class FatKvRw extends FatKvRo implements KvRw {
     const entry = existing ? this.findIn(parent, segments[segments.length - 1]!)! : null;
     if (entry) {
       const old = this.fat.chain(entry.firstCluster);
-      await this.updateEntry(parent, entry, fields);
+      await this.updateEntry(parent, entry, { ...fields, attr: entry.attr | ATTR_ARCHIVE }); // hidden, system and read-only bits stay
       if (old) this.releaseClusters(old);
       await this.fat.commit();
     } else {
