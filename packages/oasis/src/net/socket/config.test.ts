@@ -38,3 +38,17 @@ test("canonical addresses: IPv4-mapped IPv6 becomes IPv4, IPv6 is compressed", (
   assert.equal(canonicalAddress("::ffff:192.0.2.7"), "192.0.2.7");
   assert.equal(canonicalAddress("2001:0DB8:0000:0000:0000:0000:0000:0001"), "2001:db8::1");
 });
+
+test("the device modules the DSL names declare their arguments and connect to working devices", async () => {
+  const { socketStackDevice, socketTcpDevice, socketUdpDevice, SocketStack, SocketTcp, SocketUdp } = await import("./index.ts");
+  const connectStack = socketStackDevice.declare({}, { name: "socket-stack", group: "" });
+  const connectTcp = socketTcpDevice.declare({}, { name: "socket-tcp", group: "" });
+  const connectUdp = socketUdpDevice.declare({}, { name: "socket-udp", group: "" });
+  parseArgs(["--ipv6-only"]);
+  const stack = await connectStack({});
+  assert.ok(stack instanceof SocketStack);
+  assert.equal(stack.ip.family, "ipv6");
+  assert.ok((await connectTcp({})) instanceof SocketTcp);
+  assert.ok((await connectUdp({})) instanceof SocketUdp);
+  await stack.disconnect();
+});
