@@ -303,3 +303,31 @@ test("a body that stops arriving is cut off after the body timeout and counted",
     await s.stop();
   }
 });
+
+test("a client that disconnects mid-response stops the producer of a streamed body", async () => {
+  let cancelled = false;
+  let pulls = 0;
+  const s = await startServer(async () => {
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls++;
+        controller.enqueue(new Uint8Array(64 * 1024));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    return new HttpResponse(stream);
+  });
+  try {
+    const socket = net.connect({ host: "127.0.0.1", port: s.port });
+    await once(socket, "connect");
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await once(socket, "data");
+    socket.destroy();
+    for (let i = 0; i < 50 && !cancelled; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(cancelled, `the stream was not cancelled after ${pulls} pulls`);
+  } finally {
+    await s.stop();
+  }
+});

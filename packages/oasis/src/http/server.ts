@@ -319,13 +319,19 @@ export async function writeResponse(flow: Flow, response: HttpResponse, method: 
 async function* iterate(body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   if (body instanceof ReadableStream) {
     const r = body.getReader();
+    let finished = false;
     try {
       for (;;) {
         const { done, value } = await r.read();
-        if (done) return;
+        if (done) {
+          finished = true;
+          return;
+        }
         yield value;
       }
     } finally {
+      // The client went away mid-body: tell the producer to stop.
+      if (!finished) await r.cancel().catch(() => {});
       r.releaseLock();
     }
   } else {
