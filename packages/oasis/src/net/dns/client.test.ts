@@ -195,7 +195,7 @@ describe("DNS client against a server on loopback", () => {
     const c = client([failing.spec(), good.spec()]);
     assert.deepEqual(await c.getHostByName("www.example.test"), ["192.0.2.7"]);
     const refusing = await serve((q) => reply(q, [], { rcode: RCODE.REFUSED }));
-    await rejectsWith(client([refusing.spec()], { attempts: 1 }).getHostByName("www.example.test"), "refused", /answered REFUSED for A www\.example\.test/);
+    await rejectsWith(client([refusing.spec()], { attempts: 1 }).getHostByName("www.example.test"), "refused", /A www\.example\.test failed .*answered REFUSED/);
     await rejectsWith(client([failing.spec()], { attempts: 1 }).getHostByName("www.example.test"), "servfail");
   });
 

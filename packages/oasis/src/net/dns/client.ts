@@ -85,8 +85,14 @@ type Cached = Step | { kind: "negative"; code: "nxdomain" | "nodata"; server: st
 
 /** A failure of one server for one query: the next server is tried. */
 class ServerFailure extends Error {
-  constructor(readonly error: DnsError) {
-    super(error.message);
+  constructor(
+    readonly code: DnsErrorCode,
+    readonly server: string,
+    /** What went wrong, without the server or the question: "no answer within 2000 ms". */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${server}: ${reason}`, options);
   }
 }
 
@@ -203,9 +209,9 @@ export class DnsClient {
   }
 
   async #ask(name: string, qtype: number, asked: string): Promise<{ step: Step; ttl: number }> {
-    const failures: string[] = [];
-    let last: DnsError | null = null;
+    let last: ServerFailure | null = null;
     const n = this.nameservers.length;
+    const where = `${typeName(qtype)} ${name}${name === asked ? "" : ` (for ${asked})`}`;
     for (let round = 0; round < this.#attempts; round++) {
       for (let k = 0; k < n; k++) {
         const index = (this.#preferred + k) % n;
@@ -217,16 +223,16 @@ export class DnsClient {
           return outcome;
         } catch (e) {
           if (!(e instanceof ServerFailure)) throw e;
-          last = e.error;
-          failures.push(e.error.message);
-          this.counters.add(e.error.code);
-          log.debug(() => e.error.message);
+          last = e;
+          this.counters.add(e.code);
+          log.debug(() => `${where}: ${e.message}`);
         }
       }
     }
-    const where = `${typeName(qtype)} ${name}${name === asked ? "" : ` (for ${asked})`}`;
-    const code = last?.code ?? "timeout";
-    throw new DnsError(code, asked, `DNS lookup of ${where} failed after ${this.#attempts} round(s) over ${this.nameservers.map(formatNameserver).join(", ")}: ${failures.at(-1) ?? "no server"}`, { cause: last });
+    const servers = this.nameservers.map(formatNameserver).join(", ");
+    const rounds = `${this.#attempts} round${this.#attempts === 1 ? "" : "s"}`;
+    const why = last ? (n === 1 ? last.reason : last.message) : "no server";
+    throw new DnsError(last?.code ?? "timeout", asked, `DNS lookup of ${where} failed after ${rounds} over ${servers}: ${n === 1 ? "" : "last, "}${why}`, { cause: last });
   }
 
   /** Interprets an answer matched to our question; throws DnsError (final) or ServerFailure (try the next server). */
@@ -242,7 +248,7 @@ export class DnsClient {
     }
     if (m.rcode !== RCODE.NOERROR) {
       const code = m.rcode === RCODE.SERVFAIL ? "servfail" : m.rcode === RCODE.FORMERR ? "malformed" : "refused";
-      throw new ServerFailure(new DnsError(code, asked, `${from} answered ${rcodeName(m.rcode)} for ${typeName(qtype)} ${name}`));
+      throw new ServerFailure(code, from, `answered ${rcodeName(m.rcode)}`);
     }
     const chain = followChain(m, name, qtype);
     const now = nowMs();
@@ -292,7 +298,7 @@ export class DnsClient {
       };
       const cancel = setTimer(this.#timeoutMs, () => {
         const why = malformed ? `only malformed answers (${malformed})` : `no answer within ${this.#timeoutMs} ms`;
-        finish(() => reject(new ServerFailure(new DnsError(malformed ? "malformed" : "timeout", name, `${from}: ${why} for ${typeName(qtype)} ${name}`))));
+        finish(() => reject(new ServerFailure(malformed ? "malformed" : "timeout", from, why)));
       });
       const onDatagram = (d: { src: string; srcPort: number; data: Uint8Array }) => {
         if (settled) return;
@@ -328,7 +334,7 @@ export class DnsClient {
       };
       send().catch((e: unknown) => {
         const why = e instanceof Error ? e.message : String(e);
-        finish(() => reject(new ServerFailure(new DnsError("unreachable", name, `${from}: cannot send the query for ${typeName(qtype)} ${name}: ${why}`, { cause: e }))));
+        finish(() => reject(new ServerFailure("unreachable", from, `cannot send the query: ${why}`, { cause: e })));
       });
     });
   }
@@ -352,7 +358,7 @@ export class DnsClient {
       // Closing the flow ends a pending read; a connect still on its way is closed when it lands.
       flow?.close().catch(() => {});
     });
-    const fail = (code: DnsErrorCode, why: string, cause?: unknown) => new ServerFailure(new DnsError(code, name, `${from}: ${why} for ${typeName(qtype)} ${name}`, { cause }));
+    const fail = (code: DnsErrorCode, why: string, cause?: unknown) => new ServerFailure(code, from, why, { cause });
     try {
       const connecting = this.#stack.tcp.connect(server.address, server.port);
       flow = await Promise.race([connecting, expired]);
