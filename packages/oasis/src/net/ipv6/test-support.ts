@@ -9,8 +9,8 @@ import { ManualClock } from "../stack/clock.ts";
 import { parseMac } from "../wire/address.ts";
 import { emitEthernet, ETHERNET_HEADER_LENGTH } from "../wire/ethernet.ts";
 import { WireError } from "../wire/error.ts";
-import { IPV6_HEADER_LENGTH, ipv6Bytes, ipv6MulticastMac, isIpv6Multicast, parseIpv6, writeIpv6Header, type Ipv6Parsed } from "../wire/ipv6.ts";
-import { fillIcmpv6Checksum, parseIcmpv6, type Icmpv6Repr } from "../wire/icmpv6.ts";
+import { IPV6_HEADER_LENGTH, ipv6Bytes, ipv6Equal, isIpv6Unspecified, ipv6MulticastMac, isIpv6Multicast, parseIpv6, writeIpv6Header, type Ipv6Parsed } from "../wire/ipv6.ts";
+import { fillIcmpv6Checksum, parseIcmpv6, ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, type Icmpv6Repr } from "../wire/icmpv6.ts";
 import { emitNdp, isNdpType, ndpLength, parseNdp, type NdpRepr } from "../wire/ndp.ts";
 import { Ipv6Layer, type Ipv6Options } from "./ipv6.ts";
 
@@ -94,7 +94,12 @@ export class RawHost {
     this.port = sw.port({ mac, name: "raw" });
     this.port.listen((f) => {
       const d = decode(f.slice());
-      if (d) this.seen.push(d);
+      if (!d) return;
+      this.seen.push(d);
+      // Answers for its own address, as any host on the link would.
+      if (d.ndp?.type === ICMPV6_NEIGHBOR_SOLICITATION && ipv6Equal(d.ndp.target, address) && !isIpv6Unspecified(d.src)) {
+        this.sendNdp(d.srcMac, address, d.src, { type: ICMPV6_NEIGHBOR_ADVERTISEMENT, router: false, solicited: true, override: true, target: address, targetLinkAddress: mac });
+      }
     });
   }
 
