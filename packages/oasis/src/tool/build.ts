@@ -102,6 +102,8 @@ export async function buildProject(p: Project, options: { minify?: boolean; type
       target: "node20",
       conditions: target.conditions,
       minify: options.minify !== false,
+      // Error class names (BlockError, KvError…) and stack frames stay readable in a minified bundle.
+      keepNames: true,
       legalComments: "none",
       write: false,
       metafile: true,
