@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { buildExample, runUnikernel } from "../../../test/support/unikernel.ts";
 import { dnsmasqUnavailable, startDnsmasq, type Dnsmasq } from "../../../packages/oasis/src/net/dns/dnsmasq.ts";
+import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
 
 describe("dns example", { skip: dnsmasqUnavailable() }, () => {
   let dnsmasq: Dnsmasq;
@@ -36,5 +37,24 @@ describe("dns example", { skip: dnsmasqUnavailable() }, () => {
     const bad = await runUnikernel(bin, ["--dns-servers=127.0.0.1"]);
     assert.equal(bad.code, 64);
     assert.match(bad.stderr, /invalid value '127\.0\.0\.1' for --dns-servers/);
+  });
+
+  it("resolves on Oasis's own stack (--net=direct) in a network namespace", { skip: netnsUnavailable() }, async () => {
+    const direct = await buildExample("examples/applications/dns", ["--net=direct"]);
+    await withNetns(
+      async (ns) => {
+        const inside = await startDnsmasq(["--local-ttl=60", "--host-record=dual.test,192.0.2.8,2001:db8::8"], { netns: ns.name, address: ns.kernelIp, port: 53 });
+        try {
+          const u = ns.run(direct.bin, ["--ipv4=192.0.2.2/24", `--dns-servers=udp:${ns.kernelIp}`, "--domain-name=dual.test"]);
+          const { code } = await u.exited;
+          assert.equal(code, 0, u.output());
+          assert.match(u.output(), /dual\.test has IPv4 address 192\.0\.2\.8/);
+          assert.match(u.output(), /dual\.test has IPv6 address 2001:db8::8/);
+        } finally {
+          await inside.stop();
+        }
+      },
+      { kernelAddress: "192.0.2.1/24", timeoutMs: 90_000 },
+    );
   });
 });

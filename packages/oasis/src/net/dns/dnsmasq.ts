@@ -26,18 +26,29 @@ process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
 
+export interface DnsmasqOptions {
+  logQueries?: boolean;
+  /** Run inside this network namespace (`ip netns exec`), e.g. a test/support/netns.ts one. */
+  netns?: string;
+  /** Address to listen on (default 127.0.0.1). */
+  address?: string;
+  /** Port (default: a random high one). */
+  port?: number;
+}
+
 /** Starts dnsmasq with `records` (options such as --host-record=…, --address=/…/…). */
-export async function startDnsmasq(records: readonly string[], options: { logQueries?: boolean } = {}): Promise<Dnsmasq> {
+export async function startDnsmasq(records: readonly string[], options: DnsmasqOptions = {}): Promise<Dnsmasq> {
+  const address = options.address ?? "127.0.0.1";
   for (let attempt = 0; ; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), "oasis-dnsmasq-"));
-    const port = 20000 + randomInt(40000);
+    const port = options.port ?? 20000 + randomInt(40000);
     const logFile = join(dir, "log");
     const args = [
       "--keep-in-foreground",
       "--conf-file=/dev/null",
       `--pid-file=${join(dir, "pid")}`,
       `--port=${port}`,
-      "--listen-address=127.0.0.1",
+      `--listen-address=${address}`,
       "--bind-interfaces",
       "--no-resolv",
       "--no-hosts",
@@ -46,7 +57,8 @@ export async function startDnsmasq(records: readonly string[], options: { logQue
       ...(options.logQueries ? ["--log-queries"] : []),
       ...records,
     ];
-    const child = spawn("dnsmasq", args, { stdio: ["ignore", "ignore", "pipe"] });
+    // `ip netns exec` execs dnsmasq in place: the child is dnsmasq itself.
+    const child = options.netns ? spawn("ip", ["netns", "exec", options.netns, "dnsmasq", ...args], { stdio: ["ignore", "ignore", "pipe"] }) : spawn("dnsmasq", args, { stdio: ["ignore", "ignore", "pipe"] });
     running.add(child);
     let stderr = "";
     child.stderr!.on("data", (d) => (stderr += d));
@@ -66,6 +78,6 @@ export async function startDnsmasq(records: readonly string[], options: { logQue
     if (child.exitCode === null && /started, version/.test(log())) return { port, log, stop };
     const why = `${stderr}${log()}`.trim();
     await stop();
-    if (!/in use/i.test(why) || attempt >= 5) throw new Error(`dnsmasq did not start on 127.0.0.1 port ${port}: ${why || "no output within 20 s"}`);
+    if (!/in use/i.test(why) || attempt >= 5 || options.port !== undefined) throw new Error(`dnsmasq did not start on ${address} port ${port}: ${why || "no output within 20 s"}`);
   }
 }
