@@ -8,7 +8,7 @@ import { ETHERTYPE_ARP } from "../../devices/ethernet.ts";
 import type { MacAddr } from "../../devices/net.ts";
 import { ArpError, IpError } from "../../devices/errors.ts";
 import { source } from "oasis/logs";
-import { ARP_PACKET_LENGTH, ARP_REPLY, ARP_REQUEST, emitArp, parseArp, type ArpRepr } from "../wire/arp.ts";
+import { ARP_REPLY, ARP_REQUEST, emitArp, parseArp, type ArpRepr } from "../wire/arp.ts";
 import { BROADCAST_MAC, formatIpv4Address, formatMac, ipv4Number, macEquals, ZERO_MAC } from "../wire/address.ts";
 import { Counters, WireError } from "../wire/error.ts";
 import { systemClock, type Clock } from "../stack/clock.ts";
