@@ -1,0 +1,174 @@
+// The IPv6 layer on a TAP in a network namespace, with the Linux kernel as the peer: ping -6
+// (plain, fragmented both ways, link-local), the kernel's neighbour table, UDP through socat and
+// kernel sockets, port unreachable, our own pings to the kernel, and SLAAC from radvd.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
+import { EthernetLayer } from "../ethernet/ethernet.ts";
+import { UdpLayer } from "../udp/udp.ts";
+import { formatMac } from "../wire/address.ts";
+import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST } from "../wire/icmpv6.ts";
+import { Ipv6Layer, type Ipv6Options } from "./ipv6.ts";
+
+const skip = netnsUnavailable();
+const noRadvd = spawnSync("radvd", ["--version"]).error ? "radvd is not installed; run .ci/setup-debian.sh" : undefined;
+const udpClient = join(import.meta.dirname, "../../../../../examples/applications/udp-echo/udp-client.mjs");
+
+interface V6 {
+  ethernet: EthernetLayer;
+  ipv6: Ipv6Layer;
+  udp: UdpLayer;
+}
+
+async function withV6(fn: (ns: Netns, s: V6) => Promise<void>, options: Ipv6Options = { cidr: "2001:db8::2/64" }): Promise<void> {
+  await withNetns(
+    async (ns) => {
+      const ethernet = new EthernetLayer(ns.openTap());
+      const ipv6 = new Ipv6Layer(ethernet, options);
+      const udp = new UdpLayer(ipv6);
+      udp.listen(7, (d) => void udp.write(d.src, d.srcPort, d.data, { srcPort: 7 }));
+      try {
+        await ipv6.settled();
+        await fn(ns, { ethernet, ipv6, udp });
+      } finally {
+        await ipv6.disconnect();
+        await ethernet.disconnect();
+      }
+    },
+    { kernelAddress: "2001:db8::1/64", timeoutMs: 90_000 },
+  );
+}
+
+function count(output: string): { sent: number; received: number } {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(output);
+  assert.ok(m, `ping printed no summary:\n${output}`);
+  return { sent: Number(m[1]), received: Number(m[2]) };
+}
+
+describe("IPv6 against the Linux kernel", { skip }, () => {
+  it("answers ping -6, fragmented 3000-byte pings both ways, and link-local pings; the kernel's neighbour table has our MAC", () =>
+    withV6(async (ns, s) => {
+      const plain = await ns.exec("ping", ["-6", "-c", "10", "-i", "0.05", "-W", "2", "2001:db8::2"]);
+      assert.deepEqual(count(plain.stdout), { sent: 10, received: 10 });
+      const big = await ns.exec("ping", ["-6", "-c", "3", "-i", "0.2", "-s", "3000", "-W", "2", "2001:db8::2"]);
+      assert.deepEqual(count(big.stdout), { sent: 3, received: 3 });
+      assert.ok(s.ipv6.counters.get("reassembled") >= 3, JSON.stringify(s.ipv6.counters.snapshot()));
+      assert.ok(s.ipv6.counters.get("fragments-sent") >= 9, "the replies went out fragmented");
+      const ll = s.ipv6.addressInfo().find((a) => a.origin === "link-local")!.address;
+      const local = await ns.exec("ping", ["-6", "-c", "2", "-i", "0.2", "-W", "2", `${ll}%${ns.tap}`]);
+      assert.deepEqual(count(local.stdout), { sent: 2, received: 2 });
+      const neigh = await ns.exec("ip", ["-6", "neigh", "show", "2001:db8::2", "dev", ns.tap]);
+      assert.match(neigh.stdout, new RegExp(`lladdr ${formatMac(s.ethernet.mac)} (REACHABLE|STALE|DELAY|PROBE)`), neigh.stdout);
+      assert.equal(s.ipv6.counters.get("handler-error"), 0);
+    }));
+
+  it("echoes UDP to socat (also 3000 bytes, fragmented) and 2000 datagrams from kernel sockets", () =>
+    withV6(async (ns) => {
+      const one = await ns.exec("socat", ["-t", "2", "-", "UDP6:[2001:db8::2]:7"], { input: "hello over IPv6\n" });
+      assert.equal(one.stdout, "hello over IPv6\n");
+      const large = "x".repeat(2999) + "\n";
+      const two = await ns.exec("socat", ["-t", "2", "-b", "4096", "-", "UDP6:[2001:db8::2]:7"], { input: large });
+      assert.equal(two.stdout, large);
+      const client = ns.spawn(process.execPath, [udpClient, "2001:db8::2", "7", "2000"]);
+      const done = await client.exited;
+      assert.equal(done.code, 0, client.output());
+      assert.deepEqual(JSON.parse(client.output().trim()), { sent: 2000, got: 2000, bad: 0, missing: 0 });
+    }));
+
+  it("the kernel gets port unreachable for a closed port; a kernel UDP socket hears us", () =>
+    withV6(async (ns, s) => {
+      const r = await ns.exec("socat", ["-t", "1", "-", "UDP6:[2001:db8::2]:9999"], { input: "x\n", check: false });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Connection refused/);
+      const server = ns.spawn("socat", ["-u", "UDP6-RECV:9000", "STDOUT"]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await s.udp.write("2001:db8::1", 9000, new TextEncoder().encode("from oasis\n"));
+      await server.waitFor(/from oasis/, 5000);
+      await server.stop();
+    }));
+
+  it("pings the kernel itself, small and 3000 bytes, resolving its address", () =>
+    withV6(async (_ns, s) => {
+      const replies = new Map<number, number>();
+      const got = new Promise<void>((resolve) =>
+        s.ipv6.icmp.listen((src, _dst, m) => {
+          if (m[0] === ICMPV6_ECHO_REPLY && src === "2001:db8::1") {
+            replies.set((m[6]! << 8) | m[7]!, m.length);
+            if (replies.size === 2) resolve();
+          }
+        }),
+      );
+      for (const [seq, size] of [
+        [1, 56],
+        [2, 3000],
+      ] as const) {
+        const m = new Uint8Array(8 + size);
+        m[0] = ICMPV6_ECHO_REQUEST;
+        m[5] = 42;
+        m[7] = seq;
+        s.ipv6.icmp.write("2001:db8::1", m);
+      }
+      await got;
+      assert.deepEqual([...replies].sort(), [
+        [1, 64],
+        [2, 3008],
+      ]);
+      assert.equal(s.ipv6.neighbours.snapshot().find((n) => n.address === "2001:db8::1")?.state, "reachable");
+    }));
+
+  it("takes a SLAAC address, a default router and the MTU from radvd, and answers ping there", { skip: noRadvd }, () =>
+    withV6(
+      async (ns, s) => {
+        const conf = join(ns.tmpDir, "radvd.conf");
+        writeFileSync(
+          conf,
+          `interface ${ns.tap} {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 3;
+  MaxRtrAdvInterval 4;
+  AdvLinkMTU 1400;
+  AdvDefaultLifetime 60;
+  prefix 2001:db8:1::/64 { AdvOnLink on; AdvAutonomous on; AdvValidLifetime 300; AdvPreferredLifetime 120; };
+};
+`,
+        );
+        await ns.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+        await ns.exec("ip", ["-6", "addr", "add", "2001:db8:1::1/64", "dev", ns.tap, "nodad"]);
+        // The kernel's link-local address must have finished its own DAD before radvd can send.
+        for (let i = 0; i < 50; i++) {
+          const a = await ns.exec("ip", ["-6", "addr", "show", "dev", ns.tap, "scope", "link"]);
+          if (/fe80::/.test(a.stdout) && !/tentative/.test(a.stdout)) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const radvd = ns.spawn("radvd", ["-n", "-m", "stderr", "-C", conf, "-p", join(ns.tmpDir, "radvd.pid"), "-u", "root"]);
+        const slaac = await new Promise<string>((resolve, reject) => {
+          const started = Date.now();
+          const poll = setInterval(() => {
+            const a = s.ipv6.addressInfo().find((x) => x.origin === "slaac" && x.state === "preferred");
+            if (a) {
+              clearInterval(poll);
+              resolve(a.address);
+            } else if (Date.now() - started > 30_000) {
+              clearInterval(poll);
+              reject(new Error(`no SLAAC address after 30 s; radvd said:\n${radvd.output()}\ncounters ${JSON.stringify(s.ipv6.counters.snapshot())}`));
+            }
+          }, 100);
+        });
+        const mac = s.ethernet.mac;
+        const iid = [(mac[0]! ^ 2) << 8 | mac[1]!, (mac[2]! << 8) | 0xff, 0xfe00 | mac[3]!, (mac[4]! << 8) | mac[5]!].map((w) => w.toString(16)).join(":");
+        assert.equal(slaac, `2001:db8:1:0:${iid}`);
+        const info = s.ipv6.addressInfo().find((x) => x.address === slaac)!;
+        assert.ok(info.validUntil - info.preferredUntil > 170_000 && info.validUntil - info.preferredUntil < 190_000);
+        assert.equal(s.ipv6.currentMtu, 1400);
+        assert.equal(s.ipv6.defaultRouters().length, 1);
+        assert.match(s.ipv6.defaultRouters()[0]!, /^fe80::/);
+        const r = await ns.exec("ping", ["-6", "-c", "3", "-i", "0.2", "-W", "2", slaac]);
+        assert.deepEqual(count(r.stdout), { sent: 3, received: 3 });
+        await radvd.stop();
+      },
+      {},
+    ));
+});
