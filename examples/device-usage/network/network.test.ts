@@ -97,3 +97,19 @@ test("network on Oasis's own TCP/IP stack (--net=direct): the kernel in a namesp
     { kernelAddress: "192.0.2.1/24" },
   );
 });
+
+test("network on the socket stack binds only the --ipv4 address it is given (inside a namespace)", { skip: netnsUnavailable() }, async () => {
+  const { bin } = await buildExample("examples/device-usage/network");
+  await withNetns(
+    async (ns) => {
+      const u = ns.run(bin, ["--ipv4=192.0.2.1/24", "--ipv4-only", "--port=7007"]);
+      await u.waitFor(/listening on port 7007/, 30_000);
+      const ok = await ns.exec("socat", ["-", "TCP:192.0.2.1:7007,retry=5"], { input: "bound\n" });
+      assert.equal(ok.stdout, "bound\n");
+      const refused = await ns.exec("socat", ["-", "TCP:127.0.0.1:7007"], { input: "x\n", check: false });
+      assert.match(refused.stderr, /Connection refused/);
+      await u.stop();
+    },
+    { kernelAddress: "192.0.2.1/24" },
+  );
+});
