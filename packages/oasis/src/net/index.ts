@@ -33,6 +33,7 @@ export { dhcpIpv4Device } from "./dhcp/device.ts";
 export { formatMac, parseMac, formatIpv4Address, parseIpv4Address, parseIpv4Cidr } from "./wire/address.ts";
 export { Counters, WireError } from "./wire/error.ts";
 export { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../devices/ip.ts";
+export { ipv6Device, Ipv6Layer, type Ipv6Options, PROTO_ICMPV6, formatIpv6Address, parseIpv6Address, parseIpv6Cidr } from "./ipv6/index.ts";
 
 const log = source("net", "Oasis network stack");
 

@@ -15,6 +15,7 @@ export { Ipv6Layer, type Ipv6Options, type Ipv6AddressInfo, type AddressState, t
 export { NeighbourCache, type NeighbourOptions, type NeighbourState, type NeighbourEntry } from "./neighbours.ts";
 export { Ipv6Reassembler, type Ipv6ReassemblyOptions } from "./reassembly.ts";
 export { formatIpv6Address, parseIpv6Address, parseIpv6Cidr } from "../wire/ipv6.ts";
+export { PROTO_ICMPV6 } from "../../devices/ip.ts";
 
 const log = source("ipv6", "IPv6 layer");
 
