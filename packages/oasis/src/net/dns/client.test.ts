@@ -221,6 +221,7 @@ describe("DNS client against a server on loopback", () => {
     const before = s.count();
     assert.deepEqual(await c.getAddrInfo("2001:DB8::5"), ["2001:db8::5"]);
     assert.deepEqual(await c.getHostByName("192.0.2.99"), ["192.0.2.99"]);
+    await rejectsWith(c.getHostByName("2001:db8::5"), "invalid-name", /is an IPv6 address.*getHostByName6/);
     assert.equal(s.count(), before);
   });
 

@@ -148,6 +148,7 @@ export class DnsClient {
   async getHostByName(name: string): Promise<string[]> {
     const literal = canonicalIp(name);
     if (literal && !literal.includes(":")) return [literal];
+    if (literal) throw new DnsError("invalid-name", name, `'${name}' is an IPv6 address, not a name with IPv4 addresses: use getHostByName6 or getAddrInfo`);
     return addresses(await this.resolve(name, "A"));
   }
 
@@ -155,6 +156,7 @@ export class DnsClient {
   async getHostByName6(name: string): Promise<string[]> {
     const literal = canonicalIp(name);
     if (literal && literal.includes(":")) return [literal];
+    if (literal) throw new DnsError("invalid-name", name, `'${name}' is an IPv4 address, not a name with IPv6 addresses: use getHostByName or getAddrInfo`);
     return addresses(await this.resolve(name, "AAAA"));
   }
 
@@ -244,7 +246,9 @@ export class DnsClient {
       // RFC 2308 §5: a negative answer lives for min(SOA TTL, SOA minimum); without an SOA it is not cached.
       const soa = m.authorities.find((r) => r.data.type === "SOA");
       if (soa && soa.data.type === "SOA") this.#cache.set(key, { kind: "negative", code, server: from }, Math.min(soa.ttl, soa.data.minimum, MAX_NEGATIVE_TTL), nowMs());
-      throw negativeError(code, name, qtype, asked, from);
+      // After a CNAME chain in the same answer, it is the chain's end that does not exist.
+      const chain = followChain(m, name, qtype);
+      throw negativeError(code, chain.kind === "cname" ? chain.target : name, qtype, asked, from);
     }
     if (m.rcode !== RCODE.NOERROR) {
       const code = m.rcode === RCODE.SERVFAIL ? "servfail" : m.rcode === RCODE.FORMERR ? "malformed" : "refused";
