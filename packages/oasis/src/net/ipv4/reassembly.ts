@@ -7,7 +7,7 @@ import { IPV4_MAX_DATAGRAM } from "../wire/ipv4.ts";
 import type { Clock } from "../stack/clock.ts";
 
 export interface ReassemblyOptions {
-  /** Fragments kept per datagram (default 16). */
+  /** Fragments kept per datagram (default 64: a 65 535-byte datagram over a 1500-byte MTU takes 45). */
   maxFragments?: number;
   /** First to last fragment (default 10 s). */
   timeoutMs?: number;
@@ -56,7 +56,7 @@ export class Reassembler {
     private readonly counters: Counters,
     options: ReassemblyOptions = {},
   ) {
-    this.maxFragments = options.maxFragments ?? 16;
+    this.maxFragments = options.maxFragments ?? 64;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.memoryLimit = options.memoryLimit ?? 256 * 1024;
   }

@@ -193,7 +193,7 @@ test("malformed and hostile frames are counted per reason and the stack keeps an
     // A fragment bomb: many datagrams that never complete, 1 KiB each, well past the memory cap.
     for (let id = 100; id < 400; id++) send(header(1024, 0x2000, id));
     // Too many fragments for one datagram.
-    for (let k = 0; k < 20; k++) send(header(8, 0x2000 | k, 9));
+    for (let k = 0; k < 70; k++) send(header(8, 0x2000 | k, 9));
     // A UDP datagram with a wrong checksum.
     const udp = header(12);
     emitUdp({ srcPort: 1, dstPort: 2, payload: new Uint8Array(4) }, udp.subarray(20), ipv4PseudoSum(src, dst, 17, 12) + 1);

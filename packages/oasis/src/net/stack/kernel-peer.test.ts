@@ -40,6 +40,9 @@ describe("direct stack against the Linux kernel", { skip }, () => {
       assert.deepEqual(count(big.stdout), { sent: 3, received: 3 });
       assert.ok(s.ipv4.counters.get("reassembled") >= 3, "the kernel's fragments were reassembled");
       assert.ok(s.ipv4.counters.get("fragments-sent") >= 18, "the replies went out fragmented");
+      // The largest ping: 60 000 bytes, 41 fragments each way.
+      const huge = await ns.exec("ping", ["-c", "2", "-i", "0.3", "-s", "60000", "-W", "3", "192.0.2.2"]);
+      assert.deepEqual(count(huge.stdout), { sent: 2, received: 2 });
       // A flood of 3000 requests (a few seconds here): ping waits for every reply, so none may be missing.
       const started = Date.now();
       const flood = await ns.exec("ping", ["-f", "-c", "3000", "-W", "2", "-w", "60", "192.0.2.2"], { timeoutMs: 90_000, check: false });
