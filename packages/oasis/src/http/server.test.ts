@@ -219,13 +219,16 @@ test("a client that sends its head too slowly gets 408; an idle kept-alive conne
 });
 
 test("a failing handler answers 500 without leaking the error, and the connection stays usable", async () => {
+  const { HttpError } = await import("./errors.ts");
   const s = await startServer(async (req) => {
     if (req.path === "/boom") throw new Error("secret internal detail");
+    if (req.path === "/forbidden") throw new HttpError(403, "forbidden", "not for you");
     return HttpResponse.text("fine");
   });
   try {
-    const { text } = await rawExchange(s.port, "GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assert.deepEqual(statuses(text), [500, 200]);
+    const { text } = await rawExchange(s.port, "GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /forbidden HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert.deepEqual(statuses(text), [500, 403, 200]);
+    assert.match(text, /403 Forbidden: not for you/);
     assert.doesNotMatch(text, /secret/);
   } finally {
     await s.stop();

@@ -183,8 +183,9 @@ export async function handleFlow(flow: Flow, handler: Handler, options: ServerOp
         response = toHttpResponse(await handler(request));
       } catch (e) {
         if (e instanceof HttpError) {
+          // From the request body (framing broken: close) or thrown by the handler on purpose.
           if (bodyReader.failed) s.stats.count(e.reason);
-          response = errorResponse(e);
+          response = errorResponse(e, bodyReader.failed);
         } else {
           log.error(`handler failed on ${head.method} ${head.target.slice(0, 200)}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
           response = HttpResponse.status(500);
@@ -216,8 +217,8 @@ export async function handleFlow(flow: Flow, handler: Handler, options: ServerOp
   }
 }
 
-function errorResponse(e: HttpError): HttpResponse {
-  return new HttpResponse(`${e.status} ${STATUS_TEXT[e.status] ?? "Error"}: ${e.message}\n`, { status: e.status, headers: { connection: "close" } });
+function errorResponse(e: HttpError, close = true): HttpResponse {
+  return new HttpResponse(`${e.status} ${STATUS_TEXT[e.status] ?? "Error"}: ${e.message}\n`, { status: e.status, headers: close ? { connection: "close" } : {} });
 }
 
 async function writeError(flow: Flow, e: HttpError): Promise<void> {
