@@ -257,4 +257,28 @@ describe("DNS client against a server on loopback", () => {
     assert.ok(new Set(s.udpSourcePorts).size >= 18, "source ports repeat too often");
     assert.ok(s.udpSourcePorts.every((p) => p >= 49152));
   });
+
+  it("gives up on a TCP server that accepts but never answers, and on a refused TCP connection", async () => {
+    const s = await serve((q, via) => (via === "udp" ? reply(q, [], { tc: true }) : null));
+    await rejectsWith(client([s.spec()], { timeoutMs: 400, attempts: 1 }).getHostByName("www.example.test"), "timeout", /no complete answer over TCP within 400 ms|no answer over TCP/);
+    assert.deepEqual(s.queries, ["udp A www.example.test", "tcp A www.example.test"]);
+    // A port where nothing listens: the kernel refuses the connection at once.
+    const probe = loopbackStack();
+    probe.tcp.listen(0, (f) => void f.close());
+    const [endpoint] = await probe.tcp.listening(0);
+    await probe.disconnect();
+    await rejectsWith(client([`tcp:127.0.0.1:${endpoint!.port}`], { attempts: 1 }).getHostByName("www.example.test"), "unreachable", /TCP/);
+  });
+
+  it("keeps 100 lookups at once apart (each its own port and ID)", async () => {
+    const s = await serve((q) => {
+      const name = q.questions[0]!.name;
+      return reply(q, [a(name, `192.0.2.${Number(/^h(\d+)\./.exec(name)![1])}`)]);
+    });
+    const c = client([s.spec()]);
+    const names = Array.from({ length: 100 }, (_, i) => `h${i + 1}.example.test`);
+    const results = await Promise.all(names.map((n) => c.getHostByName(n)));
+    assert.deepEqual(results, names.map((_, i) => [`192.0.2.${i + 1}`]));
+    assert.equal(c.counters.get("wrong-id") + c.counters.get("wrong-question") + c.counters.get("spoofed-source"), 0);
+  });
 });
