@@ -1,10 +1,14 @@
 // The DNS client as a device of the generated main (Mirage's generic_dns_client): runtime
 // arguments --dns-servers, --dns-timeout and --dns-cache-size (prefixed by the device's group).
+import { source } from "oasis/logs";
 import { runtimeArg } from "../../runtime/args.ts";
+import { atExit } from "../../runtime/hooks.ts";
 import { argName, defineDevice } from "../../runtime/device.ts";
 import type { Stack } from "../../devices/stack.ts";
 import { DnsClient } from "./client.ts";
 import { formatNameserver, parseNameservers, type Nameserver } from "./nameserver.ts";
+
+const log = source("dns", "DNS client");
 
 export interface DnsClientDeviceOptions {
   /** Default servers from config.ts ("udp:192.0.2.1,tcp:192.0.2.1:53" or a list); --dns-servers overrides them. */
@@ -41,7 +45,16 @@ export const dnsClientDevice = defineDevice<DnsClientDeviceOptions, { stack: Sta
       if (!nameservers || nameservers.length === 0) {
         throw new Error(`no DNS server configured: pass --${serversName}=udp:IP (e.g. udp:192.0.2.1), or give nameservers to genericDnsClient in config.ts`);
       }
-      return new DnsClient(stack, { nameservers, timeoutMs: timeout(), cacheSize: cacheSize() });
+      const client = new DnsClient(stack, { nameservers, timeoutMs: timeout(), cacheSize: cacheSize() });
+      atExit(() => {
+        const counts = client.counters.snapshot();
+        const report = Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(" ");
+        // Dropped or failed answers are worth a line; cache hits and TCP retries alone are not.
+        const notable = Object.keys(counts).some((k) => k !== "cache-hit" && k !== "truncated-retry-tcp");
+        if (notable) log.info(`counters: ${report}`);
+        else if (report) log.debug(`counters: ${report}`);
+      });
+      return client;
     };
   },
 });
