@@ -99,3 +99,51 @@ test("keyForPath decodes each segment once and refuses dot segments and separato
   assert.equal(keyForPath("/%zz"), null);
   assert.equal(keyForPath("relative"), null);
 });
+
+test("byte ranges (curl -r): 206 with Content-Range, suffix and open ranges, 416 past the end, If-Range", async () => {
+  const kv = await site();
+  const s = await startServer(staticFiles(kv, { streamAbove: 1024 * 1024 }));
+  const base = `http://127.0.0.1:${s.port}`;
+  const big = await kv.get("/big.bin");
+  try {
+    const part = await run("curl", ["-sS", "-i", "-r", "2-9", `${base}/index.html`]);
+    assert.match(part.stdout, /^HTTP\/1\.1 206 Partial Content\r\n/);
+    assert.match(part.stdout, /content-range: bytes 2-9\/14\r\n/);
+    assert.ok(part.stdout.endsWith("\r\n\r\n1>home</"), part.stdout);
+    const suffix = await run("curl", ["-sS", "-r", "-6", `${base}/index.html`]);
+    assert.equal(suffix.stdout, "</h1>\n");
+    const open = await run("curl", ["-sS", "-r", "10-", `${base}/index.html`]);
+    assert.equal(open.stdout, "h1>\n");
+    // A large range streams from the middle of a file bigger than streamAbove.
+    const { stdout } = await run("sh", ["-c", `curl -sS -r 1000000-2999999 ${base}/big.bin | sha256sum`]);
+    assert.equal(stdout.split(" ")[0], createHash("sha256").update(big.subarray(1_000_000, 3_000_000)).digest("hex"));
+    const past = await run("curl", ["-sS", "-i", "-r", "100-200", `${base}/index.html`]);
+    assert.match(past.stdout, /^HTTP\/1\.1 416 [^]*content-range: bytes \*\/14\r\n/);
+    const stale = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-r", "0-1", "-H", 'If-Range: "old"', `${base}/index.html`]);
+    assert.equal(stale.stdout, "200");
+    const multi = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-r", "0-1,4-5", `${base}/index.html`]);
+    assert.equal(multi.stdout, "200 14");
+  } finally {
+    await s.stop();
+  }
+});
+
+test("Last-Modified and If-Modified-Since give 304 when the copy is current", async () => {
+  const s = await startServer(staticFiles(await site()));
+  const base = `http://127.0.0.1:${s.port}`;
+  try {
+    const first = await run("curl", ["-sS", "-i", `${base}/style.css`]);
+    const lastModified = /last-modified: (.*)\r\n/.exec(first.stdout)?.[1];
+    assert.ok(lastModified && Number.isFinite(Date.parse(lastModified)), first.stdout);
+    const same = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", `If-Modified-Since: ${lastModified}`, `${base}/style.css`]);
+    assert.equal(same.stdout, "304");
+    const older = new Date(Date.parse(lastModified) - 3600_000).toUTCString();
+    const changed = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", `If-Modified-Since: ${older}`, `${base}/style.css`]);
+    assert.equal(changed.stdout, "200");
+    // If-None-Match wins over If-Modified-Since.
+    const both = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", 'If-None-Match: "x"', "-H", `If-Modified-Since: ${lastModified}`, `${base}/style.css`]);
+    assert.equal(both.stdout, "200");
+  } finally {
+    await s.stop();
+  }
+});

@@ -1,6 +1,7 @@
 // Static files from any read-only KV store (crunch, direct, tar, FAT): content types, strong
-// ETags from the store's digests (304 on If-None-Match), index.html for directories, HEAD, and
-// paths that cannot leave the store however they are encoded.
+// ETags from the store's digests and Last-Modified (304 on If-None-Match / If-Modified-Since),
+// single byte ranges (206/416), index.html for directories, HEAD, and paths that cannot leave
+// the store however they are encoded.
 import { source } from "oasis/logs";
 import { KvError } from "../devices/errors.ts";
 import type { KvRo } from "../devices/kv.ts";
@@ -103,7 +104,9 @@ interface Prepared {
   digestHex: string;
   etag: string;
   headers: HttpHeaders;
-  size?: number;
+  size: number;
+  /** Whole seconds: HTTP dates have no finer resolution. */
+  lastModifiedS: number;
 }
 
 function etagMatches(header: string, etag: string): boolean {
@@ -125,13 +128,21 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
   // Stores that keep digests (crunch, memory) return the same object each time: then the ETag
   // and header set are reused instead of rebuilt per request. A new digest means new content.
   const cache = new Map<string, Prepared>();
-  const prepare = (key: string, digest: Uint8Array): Prepared => {
+  const prepare = async (key: string, digest: Uint8Array): Promise<Prepared> => {
     const hit = cache.get(key);
     if (hit && (hit.digest === digest || (hit.digest.length === digest.length && hit.digestHex === hex(digest)))) return hit;
     const digestHex = hex(digest);
     const etag = `"${digestHex}"`;
-    const headers = new HttpHeaders({ etag, "cache-control": cacheControl, "content-type": contentTypeOf(key) });
-    const prepared: Prepared = { digest, digestHex, etag, headers };
+    const modified = await kv.lastModified(key);
+    const lastModifiedS = Math.floor(modified.getTime() / 1000);
+    const headers = new HttpHeaders({
+      etag,
+      "last-modified": new Date(lastModifiedS * 1000).toUTCString(),
+      "cache-control": cacheControl,
+      "content-type": contentTypeOf(key),
+      "accept-ranges": "bytes",
+    });
+    const prepared: Prepared = { digest, digestHex, etag, headers, lastModifiedS, size: await kv.size(key) };
     if (cache.size >= 4096) cache.clear();
     cache.set(key, prepared);
     return prepared;
@@ -157,20 +168,29 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
       } else if (target.directory) {
         return notFound(); // "/file.txt/" is not a directory
       }
-      const prepared = prepare(key, await kv.digest(key));
-      const inm = req.headers.get("if-none-match");
-      if (inm !== null && etagMatches(inm, prepared.etag)) {
-        return new HttpResponse(null, { status: 304, headers: { etag: prepared.etag, "cache-control": cacheControl } });
+      const prepared = await prepare(key, await kv.digest(key));
+      if (notModified(req, prepared)) {
+        const headers = new HttpHeaders(prepared.headers).delete("content-type").delete("accept-ranges");
+        return new HttpResponse(null, { status: 304, headers });
       }
-      // The same digest means the same content, hence the same size.
-      const size = (prepared.size ??= await kv.size(key));
+      const size = prepared.size;
+      const range = req.method === "GET" ? requestedRange(req, prepared.etag, size) : null;
+      if (range === "unsatisfiable") {
+        return HttpResponse.text("416 Range Not Satisfiable\n", { status: 416, headers: { "content-range": `bytes */${size}` } });
+      }
+      if (range) {
+        const length = range.end - range.start + 1;
+        const headers = new HttpHeaders(prepared.headers).set("content-range", `bytes ${range.start}-${range.end}/${size}`).set("content-length", length);
+        const body = length <= streamAbove ? await kv.getPartial(key, range.start, length) : pieces(kv, key, range.start, length);
+        return new HttpResponse(body, { status: 206, headers });
+      }
       if (req.method === "HEAD") {
         const headers = new HttpHeaders(prepared.headers).set("content-length", size);
         return new HttpResponse(null, { headers });
       }
       if (size <= streamAbove) return new HttpResponse(await kv.get(key), { headers: prepared.headers });
       const headers = new HttpHeaders(prepared.headers).set("content-length", size);
-      return new HttpResponse(pieces(kv, key, size), { headers });
+      return new HttpResponse(pieces(kv, key, 0, size), { headers });
     } catch (e) {
       if (e instanceof KvError && (e.code === "not-found" || e.code === "invalid-key" || e.code === "value-expected" || e.code === "dictionary-expected")) return notFound();
       log.error(`GET ${key}: ${e instanceof Error ? e.message : String(e)}`);
@@ -179,10 +199,44 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
   };
 }
 
-async function* pieces(kv: KvRo, key: string, size: number): AsyncGenerator<Uint8Array> {
+/** If-None-Match (preferred) or If-Modified-Since says the client's copy is current. */
+function notModified(req: HttpRequest, p: Prepared): boolean {
+  const inm = req.headers.get("if-none-match");
+  if (inm !== null) return etagMatches(inm, p.etag);
+  const ims = req.headers.get("if-modified-since");
+  if (ims === null) return false;
+  const since = Date.parse(ims);
+  return Number.isFinite(since) && p.lastModifiedS * 1000 <= since;
+}
+
+/**
+ * A single "bytes=" range (RFC 9110 §14): null to send the whole file (no Range, a multi-range,
+ * a malformed one, or an If-Range that no longer matches), or the inclusive byte span.
+ */
+function requestedRange(req: HttpRequest, etag: string, size: number): { start: number; end: number } | "unsatisfiable" | null {
+  const header = req.headers.get("range");
+  if (header === null) return null;
+  const ifRange = req.headers.get("if-range");
+  if (ifRange !== null && ifRange !== etag) return null;
+  const m = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return null;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === "" ? size - 1 : Number(m[2]);
+  if (end < start) return null;
+  if (start >= size) return "unsatisfiable";
+  return { start, end: Math.min(end, size - 1) };
+}
+
+async function* pieces(kv: KvRo, key: string, start: number, length: number): AsyncGenerator<Uint8Array> {
   const piece = 256 * 1024;
-  for (let off = 0; off < size; off += piece) {
-    const chunk = await kv.getPartial(key, off, Math.min(piece, size - off));
+  const end = start + length;
+  for (let off = start; off < end; off += piece) {
+    const chunk = await kv.getPartial(key, off, Math.min(piece, end - off));
     if (chunk.length === 0) throw new Error(`${key} became shorter while it was being sent`);
     yield chunk;
   }
