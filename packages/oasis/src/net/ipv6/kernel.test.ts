@@ -4,6 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
@@ -11,6 +12,8 @@ import { EthernetLayer } from "../ethernet/ethernet.ts";
 import { UdpLayer } from "../udp/udp.ts";
 import { formatMac } from "../wire/address.ts";
 import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST } from "../wire/icmpv6.ts";
+import { createTcp } from "../tcp/index.ts";
+import type { TcpFlow } from "../../devices/tcp.ts";
 import { Ipv6Layer, type Ipv6Options } from "./ipv6.ts";
 
 const skip = netnsUnavailable();
@@ -87,6 +90,33 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       await s.udp.write("2001:db8::1", 9000, new TextEncoder().encode("from oasis\n"));
       await server.waitFor(/from oasis/, 5000);
+      await server.stop();
+    }));
+
+  it("carries TCP both ways with the kernel: 1 MB echoed to socat over TCP6, and a connection to a kernel listener", () =>
+    withV6(async (ns, s) => {
+      const tcp = createTcp(s.ipv6);
+      tcp.listen(8080, async (flow: TcpFlow) => {
+        for (;;) {
+          const c = await flow.read();
+          if (c === null) break;
+          await flow.write(c);
+        }
+        await flow.close();
+      });
+      const r = await ns.exec("sh", [
+        "-c",
+        "f=$(mktemp); g=$(mktemp); head -c 1000000 /dev/urandom > $f; socat -t 10 -T 30 STDIO TCP6:[2001:db8::2]:8080 > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g",
+      ], { timeoutMs: 60_000 });
+      const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
+      assert.equal(echoed, sent);
+      const server = ns.spawn("socat", ["-u", "TCP6-LISTEN:9000,reuseaddr", "SYSTEM:sha256sum"]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const data = new Uint8Array(200_000).map((_, i) => (i * 31) % 256);
+      const flow = await tcp.connect("2001:db8::1", 9000);
+      await flow.write(data);
+      await flow.close();
+      await server.waitFor(new RegExp(createHash("sha256").update(data).digest("hex")), 20_000);
       await server.stop();
     }));
 
