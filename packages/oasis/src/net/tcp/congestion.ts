@@ -31,8 +31,9 @@ export class NewReno implements CongestionControl {
   }
   onAck(acked: number): void {
     if (this.cwnd < this.ssthresh) {
-      // Appropriate byte counting with L = 2 (RFC 3465): delayed ACKs cover two segments.
-      this.cwnd += Math.min(acked, 2 * this.mss);
+      // Byte counting (RFC 3465) without the per-ACK limit: receivers that batch ACKs (GRO,
+      // ours) acknowledge many segments at once.
+      this.cwnd = Math.min(this.cwnd + acked, Math.max(this.ssthresh, this.cwnd));
       return;
     }
     this.acc += acked;
@@ -76,7 +77,7 @@ export class Cubic implements CongestionControl {
   onAck(acked: number, nowMs: number, srttMs: number): void {
     const mss = this.mss;
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, 2 * mss);
+      this.cwnd = Math.min(this.cwnd + acked, Math.max(this.ssthresh, this.cwnd));
       return;
     }
     const cwndSeg = this.cwnd / mss;

@@ -28,6 +28,8 @@ export interface ConnectionHost {
   allowChallengeAck(now: number): boolean;
   /** Sends a bare RST (or RST+ACK) with the given sequence numbers. */
   sendReset(local: Endpoint, remote: Endpoint, pseudoBase: number, seq: number, ack: number, withAck: boolean): void;
+  /** Calls `flushAck` once the current batch of input is processed. */
+  ackSoon(conn: Connection): void;
   /** A passive connection reached ESTABLISHED. */
   established(conn: Connection): void;
   /** The connection left the table (state CLOSED). */
@@ -275,8 +277,7 @@ export class Connection implements TcpFlow, Timed {
     if (this.tsOk && r.hasTimestamp && !(flags & RST) && seqLt(r.tsVal, this.tsRecent)) {
       if (now - this.tsRecentAt <= PAWS_IDLE_MS) {
         countDrop(counters, "paws");
-        this.ackNow = true;
-        this.output(now);
+        this.dupAckForInvalid(segLen, now);
         return;
       }
     }
@@ -298,8 +299,7 @@ export class Connection implements TcpFlow, Timed {
       }
       countDrop(counters, st === "TIME_WAIT" ? "time-wait-segment" : "out-of-window");
       if (st === "TIME_WAIT" && flags & FIN) this.closeAt = now + this.host.config.timeWaitMs;
-      this.ackNow = true;
-      this.output(now);
+      this.dupAckForInvalid(segLen, now);
       return;
     }
 
@@ -433,6 +433,23 @@ export class Connection implements TcpFlow, Timed {
     return this.state === "ESTABLISHED";
   }
 
+  /**
+   * Answers an unacceptable segment with an ACK. Answers to bare ACKs are limited to one per
+   * 500 ms, so two ends that disagree cannot ping-pong ACKs forever (as Linux does).
+   */
+  private dupAckForInvalid(segLen: number, now: number): void {
+    if (segLen === 0) {
+      if (now - this.lastInvalidAck < 500) {
+        countDrop(this.host.counters, "invalid-ack-limited");
+        return;
+      }
+      this.lastInvalidAck = now;
+    }
+    this.ackNow = true;
+    this.output(now);
+  }
+
+  private lastInvalidAck = -Infinity;
   private retransmitsOfSyn = 0;
   private synSentAt = 0;
 
@@ -568,7 +585,11 @@ export class Connection implements TcpFlow, Timed {
           if (this.readShut) this.recv.discardReady();
           this.ackNow = true; // a filled hole is reported at once (RFC 5681 §4.2)
         }
-        if (++this.unackedSegments >= 2) this.ackNow = true;
+        // Every second segment is acknowledged at the end of the batch of frames being
+        // processed: one ACK covers all segments of a batch (what GRO gives a kernel).
+        // A stretch ACK is capped at 16 segments so the sender's ACK clock keeps ticking.
+        if (++this.unackedSegments >= 16) this.ackNow = true;
+        else if (this.unackedSegments === 2) this.host.ackSoon(this);
         else if (this.delAckAt === Infinity) this.delAckAt = now + this.host.config.delayedAckMs;
       } else {
         this.recv.insertPending(start, data);
@@ -753,6 +774,14 @@ export class Connection implements TcpFlow, Timed {
 
   // ---- output -------------------------------------------------------------------------------
 
+  /** The end of an input batch: send the ACK owed unless one went out meanwhile. */
+  flushAck(now: number): void {
+    if (this.unackedSegments >= 2 && this.state !== "CLOSED") {
+      this.ackNow = true;
+      this.output(now);
+    }
+  }
+
   /** Sends what windows, Nagle and SWS avoidance allow, and any ACK owed. */
   output(now: number): void {
     const st = this.state;
@@ -761,7 +790,10 @@ export class Connection implements TcpFlow, Timed {
       if (this.inRecovery && this.sackOk) this.sackRecoveryOutput(now);
       this.sendNewData(now);
     }
-    if (this.ackNow) this.sendSegment(this.sndNxt, 0, ACK);
+    // A bare ACK carries the highest sequence sent, not a rewound SND.NXT: after an RTO both
+    // sides may be resending old data, and ACKs that look old to the peer would be discarded
+    // there, leaving each side retransmitting into the other's duplicate filter.
+    if (this.ackNow) this.sendSegment(this.sndMax, 0, ACK);
     this.armTimers(now);
   }
 
@@ -918,7 +950,7 @@ export class Connection implements TcpFlow, Timed {
       return;
     }
     c.challengeAcks++;
-    this.sendSegment(this.sndNxt, 0, ACK);
+    this.sendSegment(this.sndMax, 0, ACK);
   }
 
   private sendReset(seq: number, ack: number, withAck: boolean): void {

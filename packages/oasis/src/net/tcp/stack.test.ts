@@ -28,10 +28,10 @@ async function untilEmpty(...tcps: TcpStack[]): Promise<void> {
   }
 }
 
-test("moves 4 MB each way byte-exact over IPv4 on the switch through 5% loss, reordering and duplication", { timeout: 120_000 }, async () => {
+test("moves 2 MB each way byte-exact over IPv4 on the switch through 5% loss, reordering and duplication", { timeout: 120_000 }, async () => {
   const { a, b, close } = hosts({ loss: 0.05, reorder: 0.05, duplicate: 0.02 });
-  const up = pattern(4_000_000, 1);
-  const down = pattern(4_000_000, 2);
+  const up = pattern(2_000_000, 1);
+  const down = pattern(2_000_000, 2);
   const serverHash = createHash("sha256");
   b.listen(80, async (flow: TcpFlow) => {
     const writing = flow.write(down).then(() => flow.shutdown("write"));

@@ -255,6 +255,19 @@ export class TcpStack implements Tcp, ConnectionHost {
     }
   }
 
+  ackSoon(conn: Connection): void {
+    this.acksOwed.push(conn);
+    if (this.acksOwed.length === 1) queueMicrotask(this.flushAcks);
+  }
+
+  private readonly acksOwed: Connection[] = [];
+  private readonly flushAcks = (): void => {
+    const now = this.clock.nowMs();
+    const owed = this.acksOwed;
+    for (let i = 0; i < owed.length; i++) owed[i]!.flushAck(now);
+    owed.length = 0;
+  };
+
   allowChallengeAck(now: number): boolean {
     const second = Math.floor(now / 1000);
     if (second !== this.challengeSecond) {
