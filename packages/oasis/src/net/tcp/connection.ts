@@ -309,12 +309,17 @@ export class Connection implements TcpFlow, Timed {
         this.challengeAck(now);
         return;
       }
+      if (st === "TIME_WAIT") {
+        // RFC 1337: a RST must not cut TIME_WAIT short (old duplicates could then be accepted).
+        countDrop(counters, "rst-in-time-wait");
+        return;
+      }
       counters.resetsReceived++;
       if (st === "SYN_RECEIVED" && this.passive) {
         this.terminate(null);
         return;
       }
-      this.terminate(st === "TIME_WAIT" || st === "LAST_ACK" || st === "CLOSING" ? null : new FlowError("reset", `connection to ${this.remote.address}:${this.remote.port} reset by peer`));
+      this.terminate(st === "LAST_ACK" || st === "CLOSING" ? null : new FlowError("reset", `connection to ${this.remote.address}:${this.remote.port} reset by peer`));
       return;
     }
 

@@ -82,6 +82,57 @@ test("exchanges 4 MB byte-exact with the kernel through loss, reordering, duplic
   ),
 );
 
+test("serves curl a 1 MB response with options and checksums that tshark decodes as valid", { skip, timeout: 120_000 }, () =>
+  withNetns(
+    async (ns) => {
+      const tap = ns.openTap();
+      const tcp = tcpOver(tap);
+      const body = pattern(1_000_000, 3);
+      tcp.listen(8081, async (flow: TcpFlow) => {
+        let req = "";
+        while (!req.includes("\r\n\r\n")) {
+          const c = await flow.read();
+          if (c === null) return flow.close();
+          req += new TextDecoder().decode(c);
+        }
+        await flow.write(new TextEncoder().encode(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`));
+        await flow.write(body);
+        await flow.close();
+      });
+      const capture = await ns.capture({ filter: "tcp port 8081" });
+      const r = await ns.exec("sh", ["-c", "curl -sS --max-time 30 http://192.0.2.2:8081/ | sha256sum"]);
+      assert.equal(r.stdout.split(" ")[0], sha(body));
+      const synAck = await capture.stop([
+        "-Y",
+        "tcp.srcport == 8081 && tcp.flags.syn == 1",
+        "-T",
+        "fields",
+        "-e",
+        "tcp.options.mss_val",
+        "-e",
+        "tcp.options.wscale.shift",
+        "-e",
+        "tcp.options.sack_perm",
+        "-e",
+        "tcp.options.timestamp.tsval",
+      ]);
+      const [mss, shift, sackPerm, tsval] = synAck.trim().split("\t");
+      assert.equal(mss, "1460");
+      assert.ok(Number(shift) > 0, `window scale ${shift}`);
+      assert.ok(sackPerm !== undefined && sackPerm !== "", "SACK permitted");
+      assert.ok(Number(tsval) > 0, "timestamp");
+      const { execFileSync } = await import("node:child_process");
+      const bad = execFileSync("tshark", ["-r", capture.file, "-n", "-o", "tcp.check_checksum:TRUE", "-Y", "tcp.srcport == 8081 && (tcp.checksum.status == 0 || _ws.malformed)"], { encoding: "utf8" });
+      assert.equal(bad.trim(), "", "no bad checksums or malformed segments from Oasis");
+      const ours = execFileSync("tshark", ["-r", capture.file, "-n", "-Y", "tcp.srcport == 8081 && tcp.len > 0"], { encoding: "utf8" });
+      assert.ok(ours.trim().split("\n").length > 600, "the response went out in full-sized segments");
+      await waitEmpty(tcp);
+      await tap.disconnect();
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 110_000 },
+  ),
+);
+
 test("sends 4 MB byte-exact to a kernel receiver that reads slowly", { skip, timeout: 120_000 }, () =>
   withNetns(
     async (ns) => {

@@ -164,3 +164,18 @@ test("reuses a 4-tuple in TIME_WAIT for a new SYN with a higher sequence number"
   assert.equal(tcp.stats().connections.TIME_WAIT, 0);
   assert.equal(tcp.stats().connections.SYN_RECEIVED, 1);
 });
+
+test("keeps TIME_WAIT when a RST arrives (RFC 1337)", async () => {
+  const { net, tcp, peer, flow, iss } = await established();
+  const closing = flow.close();
+  await net.clock.advance(10);
+  peer.send(A, { srcPort: 4000, dstPort: 80, seq: 1001, ack: iss + 2, flags: ACK | FIN, window: 65535 });
+  await net.clock.run(closing);
+  assert.equal(tcp.stats().connections.TIME_WAIT, 1);
+  peer.send(A, { srcPort: 4000, dstPort: 80, seq: 1002, flags: RST });
+  await net.clock.advance(10);
+  assert.equal(tcp.stats().connections.TIME_WAIT, 1);
+  assert.equal(tcp.stats().drops["rst-in-time-wait"], 1);
+  await net.clock.advance(2000);
+  assert.equal(tcp.stats().connectionCount, 0);
+});
