@@ -12,6 +12,7 @@ import {
   ICMPV6_NEIGHBOR_ADVERTISEMENT,
   ICMPV6_NEIGHBOR_SOLICITATION,
   ICMPV6_ROUTER_ADVERTISEMENT,
+  ICMPV6_REDIRECT,
   ICMPV6_ROUTER_SOLICITATION,
 } from "../wire/icmpv6.ts";
 import type { PrefixInformation, RouterAdvertisement } from "../wire/ndp.ts";
@@ -240,4 +241,25 @@ test("static configuration: bad values are refused with what to do; the gateway 
   assert.equal(formatIpv6Address(sent.src), "2001:db8::a");
   assert.equal(formatIpv6Address(sent.dst), "2001:db8:77::1");
   assert.equal(a.ipv6.neighbours.state(ROUTER_LL), "reachable");
+});
+
+test("follows a redirect from its router to a better first hop, and ignores one from anybody else", async () => {
+  const { sw, clock, raw, a } = setup({ dadTransmits: 0 });
+  const better = new RawHost(sw, mac("02:00:00:00:00:77"), addr("fe80::77"));
+  await advance(sw, clock, 1100);
+  raw.sendNdp(null, ROUTER_LL, IPV6_ALL_NODES, ra([prefix("2001:db8:1::", 1000, 1000)]));
+  await advance(sw, clock, 10);
+  const ll = addr(LL_A);
+  const redirect = (from: Uint8Array, target: string) =>
+    raw.sendNdp(mac(MAC_A), from, ll, { type: ICMPV6_REDIRECT, target: addr(target), destination: addr("2001:db8:5::1"), targetLinkAddress: mac("02:00:00:00:00:77") });
+  redirect(addr("fe80::98"), "fe80::77");
+  await advance(sw, clock, 10);
+  assert.equal(a.ipv6.counters.get("redirect-invalid"), 1, "not from the router in use");
+  redirect(ROUTER_LL, "fe80::77");
+  await advance(sw, clock, 10);
+  a.ipv6.write("2001:db8:5::1", PROTO_UDP, new Uint8Array(8));
+  a.ipv6.write("2001:db8:6::1", PROTO_UDP, new Uint8Array(8));
+  await advance(sw, clock, 10);
+  assert.deepEqual(better.seen.filter((d) => d.ip.protocol === PROTO_UDP).map((d) => formatIpv6Address(d.dst)), ["2001:db8:5::1"]);
+  assert.deepEqual(raw.seen.filter((d) => d.ip.protocol === PROTO_UDP).map((d) => formatIpv6Address(d.dst)), ["2001:db8:6::1"]);
 });

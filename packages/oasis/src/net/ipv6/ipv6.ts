@@ -36,6 +36,7 @@ import {
   multicastScope,
   NEXT_FRAGMENT,
   NEXT_NO_NEXT_HEADER,
+  Ipv6ParameterError,
   parseIpv6,
   parseIpv6Cidr,
   solicitedNodeAddress,
@@ -65,7 +66,7 @@ import {
   TIME_EXCEEDED_REASSEMBLY,
   UNREACHABLE_PORT,
 } from "../wire/icmpv6.ts";
-import { emitNdp, isNdpType, ndpLength, NDP_INFINITE_LIFETIME, parseNdp, type NdpRepr, type PrefixInformation, type RouterAdvertisement } from "../wire/ndp.ts";
+import { emitNdp, isNdpType, ndpLength, NDP_INFINITE_LIFETIME, parseNdp, type NdpRepr, type PrefixInformation, type Redirect, type RouterAdvertisement } from "../wire/ndp.ts";
 import { systemClock, type Clock } from "../stack/clock.ts";
 import { EthernetLayer } from "../ethernet/ethernet.ts";
 import { NeighbourCache, type NeighbourOptions } from "./neighbours.ts";
@@ -191,6 +192,8 @@ export class Ipv6Layer implements Ipv6 {
   private readonly prefixes: OnLinkPrefix[] = [];
   private gateway: Uint8Array | null = null;
   private readonly pmtu = new Map<string, { mtu: number; until: number }>();
+  /** Better first hops learnt from redirects, by destination. */
+  private readonly redirects = new Map<string, { target: Uint8Array; until: number }>();
   private readonly handlers: Array<IpHandler | undefined> = new Array(256).fill(undefined);
   private observer: Observer | null = null;
   private readonly reassembler: Ipv6Reassembler;
@@ -571,6 +574,14 @@ export class Ipv6Layer implements Ipv6 {
   }
 
   private nextHop(d: Uint8Array, text: string): Uint8Array {
+    if (this.redirects.size > 0) {
+      const k = ipv6Text(d);
+      const r = this.redirects.get(k);
+      if (r !== undefined) {
+        if (this.clock.nowMs() < r.until) return r.target;
+        this.redirects.delete(k);
+      }
+    }
     if (this.onLink(d)) return d;
     if (this.gateway !== null) return this.gateway;
     // RFC 4861 §6.3.6: a router not known to be unreachable, in order.
@@ -678,12 +689,12 @@ export class Ipv6Layer implements Ipv6 {
    * An ICMPv6 error about `packet` (the offending IPv6 packet) to its source (RFC 4443 §2.4):
    * never about errors, multicast or unspecified sources; rate limited.
    */
-  private sendError(type: number, code: number, rest: number, packet: Uint8Array): void {
+  private sendError(type: number, code: number, rest: number, packet: Uint8Array, evenToMulticast = false): void {
     if (packet.length < IPV6_HEADER_LENGTH) return;
     const origSrc = packet.subarray(8, 24);
     const origDst = packet.subarray(24, 40);
     if (isIpv6Multicast(origSrc) || isIpv6Unspecified(origSrc)) return;
-    if (isIpv6Multicast(origDst) && type !== ICMPV6_PACKET_TOO_BIG) return;
+    if (isIpv6Multicast(origDst) && type !== ICMPV6_PACKET_TOO_BIG && !evenToMulticast) return;
     // Never about an ICMPv6 error or redirect (looked up through the header chain).
     const walk = walkIpv6Headers(packet, packet[6]!, IPV6_HEADER_LENGTH, packet.length);
     if (!(walk instanceof WireError) && walk.protocol === PROTO_ICMPV6 && walk.payloadAt < packet.length) {
@@ -720,7 +731,11 @@ export class Ipv6Layer implements Ipv6 {
   input(packet: Uint8Array): void {
     if (this.closed) return;
     const p = parseIpv6(packet);
-    if (p instanceof WireError) return this.counters.add(p.reason);
+    if (p instanceof WireError) {
+      this.counters.add(p.reason);
+      if (p instanceof Ipv6ParameterError) this.parameterProblem(packet, p);
+      return;
+    }
     const src = p.src;
     const dst = p.dst;
     if (isIpv6Multicast(src)) return this.counters.add("bad-source");
@@ -752,6 +767,16 @@ export class Ipv6Layer implements Ipv6 {
       return this.dispatch(whole, q.protocol, q.payloadAt, q.protocolFieldAt, q.hopLimit, dstIsUs);
     }
     this.dispatch(packet.subarray(0, p.end), p.protocol, p.payloadAt, p.protocolFieldAt, p.hopLimit, dstIsUs);
+  }
+
+  /** RFC 8200 §4.2, §4.4: a Parameter Problem for what we were asked to understand and do not. */
+  private parameterProblem(packet: Uint8Array, e: Ipv6ParameterError): void {
+    const dst = packet.subarray(24, 40);
+    const multicast = isIpv6Multicast(dst);
+    const own = multicast ? undefined : this.ownAddress(dst);
+    if (multicast ? !(e.evenToMulticast && this.joined(dst)) : !(own && this.usable(own))) return;
+    const end = Math.min(packet.length, IPV6_HEADER_LENGTH + ((packet[4]! << 8) | packet[5]!));
+    this.sendError(ICMPV6_PARAMETER_PROBLEM, e.code, e.pointer, packet.subarray(0, end), true);
   }
 
   /** All-nodes, and the solicited-node groups of our addresses (tentative ones too, for DAD). */
@@ -890,8 +915,28 @@ export class Ipv6Layer implements Ipv6 {
       case ICMPV6_ROUTER_SOLICITATION:
         return this.counters.add("rs-ignored"); // we are a host
       default:
-        return this.counters.add("redirect-ignored");
+        return this.redirect(src, m);
     }
+  }
+
+  /** RFC 4861 §8: the router we use for a destination points at a better first hop. */
+  private redirect(src: Uint8Array, r: Redirect): void {
+    const destinationText = ipv6Text(r.destination);
+    let current: Uint8Array | null = null;
+    try {
+      current = isIpv6Multicast(r.destination) ? null : this.nextHop(r.destination, destinationText);
+    } catch {
+      current = null;
+    }
+    const onLinkTarget = ipv6Equal(r.target, r.destination);
+    if (!isIpv6LinkLocal(src) || current === null || !ipv6Equal(current, src) || !(isIpv6LinkLocal(r.target) || onLinkTarget)) {
+      return this.counters.add("redirect-invalid");
+    }
+    this.counters.add("redirect");
+    if (r.targetLinkAddress) this.neighbours.learn(r.target, r.targetLinkAddress, { isRouter: !onLinkTarget });
+    if (this.redirects.size >= PMTU_ENTRIES && !this.redirects.has(destinationText)) this.redirects.delete(this.redirects.keys().next().value!);
+    this.redirects.set(destinationText, { target: r.target.slice(), until: this.clock.nowMs() + PMTU_LIFETIME_MS });
+    log.debug(() => `redirect: ${destinationText} via ${ipv6Text(r.target)}`);
   }
 
   private dropRouter(address: Uint8Array): void {

@@ -138,6 +138,33 @@ test("closed UDP ports get ICMPv6 port unreachable (rate limited); unknown next 
   assert.ok(b.ipv6.counters.get("icmp-error-rate-limited") >= 25, JSON.stringify(b.ipv6.counters.snapshot()));
 });
 
+test("options it must understand and does not get a Parameter Problem pointing at them, as their type bits ask", async () => {
+  const { sw, clock, raw } = await setup();
+  const aMac = mac("02:00:00:00:00:0a");
+  const withOption = (type: number) => {
+    const p = new Uint8Array(8 + 8);
+    p[0] = 59; // no next header
+    p[1] = 0;
+    p[2] = type;
+    p[3] = 4;
+    return p;
+  };
+  const problems = () => raw.seen.filter((d) => d.icmp?.type === ICMPV6_PARAMETER_PROBLEM).map((d) => [d.icmp!.code, d.icmp!.rest]);
+  raw.send(aMac, addr("2001:db8::99"), addr("2001:db8::a"), 60, withOption(0x40)); // 01: discard quietly
+  raw.send(aMac, addr("2001:db8::99"), addr("2001:db8::a"), 60, withOption(0x3e)); // 00: skip
+  await advance(sw, clock, 10);
+  assert.deepEqual(problems(), []);
+  raw.send(aMac, addr("2001:db8::99"), addr("2001:db8::a"), 60, withOption(0x80)); // 10: report
+  await advance(sw, clock, 10);
+  assert.deepEqual(problems(), [[2, 42]]);
+  raw.send(mac("33:33:00:00:00:01"), addr("2001:db8::99"), addr("ff02::1"), 60, withOption(0xc0)); // 11: not to a group
+  await advance(sw, clock, 10);
+  assert.equal(problems().length, 1, "no report for a group destination with type 11");
+  raw.send(mac("33:33:00:00:00:01"), addr("2001:db8::99"), addr("ff02::1"), 60, withOption(0x80)); // 10: even to a group (both stacks answer)
+  await advance(sw, clock, 10);
+  assert.equal(problems().length, 3);
+});
+
 test("a Packet Too Big lowers the path MTU to that destination (never below 1280) and later sends fit it", async () => {
   const { sw, clock, a, raw } = await setup();
   const quoted = new Uint8Array(48);

@@ -314,6 +314,23 @@ export interface Ipv6Parsed extends Ipv6Repr {
   protocolFieldAt: number;
 }
 
+/**
+ * A malformed or unsupported extension header that RFC 8200 answers with an ICMPv6 Parameter
+ * Problem: `code` (0 header field, 2 unrecognised option) and `pointer` (offset in the packet).
+ * `evenToMulticast`: the option type asks for the error even when the packet went to a group.
+ */
+export class Ipv6ParameterError extends WireError {
+  constructor(
+    reason: string,
+    detail: string,
+    readonly code: number,
+    readonly pointer: number,
+    readonly evenToMulticast: boolean,
+  ) {
+    super(reason, detail);
+  }
+}
+
 /** Whether `n` names an extension header this parser walks. */
 export function isExtensionHeader(n: number): boolean {
   return n === NEXT_HOP_BY_HOP || n === NEXT_ROUTING || n === NEXT_FRAGMENT || n === NEXT_DESTINATION_OPTIONS;
@@ -334,9 +351,12 @@ function checkOptions(b: Uint8Array, start: number, end: number): WireError | nu
     if (i + 1 >= end) return new WireError("bad-option", `IPv6 option ${type} at byte ${i} has no length byte`);
     const len = b[i + 1]!;
     if (i + 2 + len > end) return new WireError("bad-option", `IPv6 option ${type} at byte ${i} runs past its header`);
-    // PadN (1), Router Alert (5), Jumbo payload would need special handling (we refuse it below).
-    if (type !== 1 && type !== 5 && (type & 0xc0) !== 0) return new WireError("unknown-option", `IPv6 option type ${type} must be understood and is not`);
-    if (type === 0xc2) return new WireError("unknown-option", "IPv6 jumbograms are not supported");
+    // Known: PadN (1), Router Alert (5). Others are skipped or refused as their top two bits say.
+    if (type !== 1 && type !== 5) {
+      const action = type >>> 6;
+      if (action === 1) return new WireError("unknown-option", `IPv6 option type ${type} says discard when not understood`);
+      if (action >= 2) return new Ipv6ParameterError("unknown-option", `IPv6 option type ${type} must be understood and is not`, 2, i, action === 2);
+    }
     i += 2 + len;
   }
   return null;
@@ -365,7 +385,9 @@ export function walkIpv6Headers(b: Uint8Array, nextHeader: number, at: number, e
       // A host only accepts routing headers with nothing left to route (RFC 8200 §4.4); type 0 is deprecated (RFC 5095).
       const type = b[i + 2]!;
       const segmentsLeft = b[i + 3]!;
-      if (segmentsLeft !== 0) return new WireError(type === 0 ? "routing-type-0" : "routing-segments-left", `IPv6 routing header type ${type} with ${segmentsLeft} segments left: this host does not forward`);
+      if (segmentsLeft !== 0) {
+        return new Ipv6ParameterError(type === 0 ? "routing-type-0" : "routing-segments-left", `IPv6 routing header type ${type} with ${segmentsLeft} segments left: this host does not forward`, 0, i + 2, false);
+      }
     } else {
       const bad = checkOptions(b, i + 2, i + length);
       if (bad) return bad;
