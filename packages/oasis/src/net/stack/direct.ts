@@ -43,6 +43,7 @@ export class DirectStack implements Stack {
     const v4 = this.ip instanceof Ipv4v6Layer ? this.ip.ipv4 : this.ip;
     add("ipv4", v4, "counters");
     add("icmpv4", (v4 as { icmp?: unknown }).icmp, "counters");
+    if (this.ip instanceof Ipv4v6Layer && this.ip.ipv6) add("ipv6", this.ip.ipv6, "counters");
     add("udp", this.udp, "counters");
     return out;
   }

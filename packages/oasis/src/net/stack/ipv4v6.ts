@@ -19,6 +19,11 @@ export class Ipv4v6Layer implements Ip {
     return this.v4;
   }
 
+  /** The IPv6 layer underneath, if any. */
+  get ipv6(): Ip | null {
+    return this.v6;
+  }
+
   private pick(addr: string): WithErrors {
     if (!addr.includes(":")) return this.v4;
     if (this.v6) return this.v6;

@@ -54,3 +54,47 @@ test("writes without a source port use varied ephemeral ports (49152-65535); TTL
     await b.stack.disconnect();
   }
 });
+
+test("over IPv6 a zero checksum means a broken datagram, not 'no checksum'", async () => {
+  const { EthernetLayer } = await import("../ethernet/ethernet.ts");
+  const { ArpLayer } = await import("../arp/arp.ts");
+  const { Ipv4Layer } = await import("../ipv4/ipv4.ts");
+  const { Ipv6Layer } = await import("../ipv6/ipv6.ts");
+  const { Ipv4v6Layer } = await import("../stack/ipv4v6.ts");
+  const { UdpLayer } = await import("./udp.ts");
+  const { ipv6PseudoSum, parseIpv6Address, writeIpv6Header } = await import("../wire/ipv6.ts");
+  const { emitUdp } = await import("../wire/udp.ts");
+  const sw = new MemorySwitch();
+  const ethernet = new EthernetLayer(sw.port({ mac: "02:00:00:00:00:01" }));
+  const ipv4 = new Ipv4Layer(ethernet, new ArpLayer(ethernet), { cidr: "192.0.2.2/24" });
+  const ipv6 = new Ipv6Layer(ethernet, { cidr: "2001:db8::2/64", acceptRouterAdvertisements: false, dadTransmits: 0 });
+  const udp = new UdpLayer(new Ipv4v6Layer(ipv4, ipv6));
+  const got: Datagram[] = [];
+  udp.listen(7, (d) => got.push(d));
+  const raw = sw.port({ mac: "02:00:00:00:00:99" });
+  const src = parseIpv6Address("2001:db8::99")!;
+  const dst = parseIpv6Address("2001:db8::2")!;
+  const frame = (zero: boolean) => {
+    const f = new Uint8Array(14 + 40 + 12);
+    f.set(ethernet.mac);
+    f.set(raw.mac, 6);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    writeIpv6Header(f, 14, src, dst, 17, 64, 12);
+    emitUdp({ srcPort: 1000, dstPort: 7, payload: new Uint8Array([1, 2, 3, 4]) }, f.subarray(54), ipv6PseudoSum(src, dst, 17, 12));
+    if (zero) f[60] = f[61] = 0;
+    return f;
+  };
+  try {
+    raw.write(frame(true));
+    raw.write(frame(false));
+    await sw.settle();
+    // Dropped once, by whichever layer sees it first (IPv6 checks before handing it up).
+    assert.equal(udp.counters.get("missing-checksum") + ipv6.counters.get("udp-zero-checksum"), 1);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.src, "2001:db8::99");
+  } finally {
+    await ipv6.disconnect();
+    await ipv4.disconnect();
+  }
+});

@@ -63,7 +63,10 @@ export class UdpLayer implements Udp {
     if (n < UDP_HEADER_LENGTH) return this.counters.add("truncated");
     const length = (payload[4]! << 8) | payload[5]!;
     if (length < UDP_HEADER_LENGTH || length > n) return this.counters.add("bad-length");
-    if ((payload[6]! | payload[7]!) !== 0 && onesSum(payload, 0, length, this.ip.pseudoheaderSum(src, dst, PROTO_UDP, length)) % 0xffff !== 0) {
+    if ((payload[6]! | payload[7]!) === 0) {
+      // "No checksum" exists only in IPv4; over IPv6 the checksum is mandatory (RFC 8200 8.1).
+      if (src.includes(":")) return this.counters.add("missing-checksum");
+    } else if (onesSum(payload, 0, length, this.ip.pseudoheaderSum(src, dst, PROTO_UDP, length)) % 0xffff !== 0) {
       return this.counters.add("bad-checksum");
     }
     const dstPort = (payload[2]! << 8) | payload[3]!;
