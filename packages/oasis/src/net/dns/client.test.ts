@@ -111,7 +111,7 @@ describe("DNS client against a server on loopback", () => {
   it("rotates past a silent server after the timeout and then asks the one that answered first", async () => {
     const silent = await serve(() => null);
     const good = await serve(zone([a("one.example.test", "192.0.2.1"), a("two.example.test", "192.0.2.2")]));
-    const c = client([silent.spec(), good.spec()], { timeoutMs: 1000, attempts: 3 });
+    const c = client([silent.spec(), good.spec()], { timeoutMs: 2000, attempts: 3 });
     assert.deepEqual(await c.getHostByName("one.example.test"), ["192.0.2.1"]);
     assert.ok(silent.count() >= 1);
     const asked = silent.count();
@@ -208,7 +208,7 @@ describe("DNS client against a server on loopback", () => {
       bytes[5] = 5; // five questions in 8 bytes
       return bytes;
     });
-    await rejectsWith(client([s.spec()], { timeoutMs: 300, attempts: 1 }).getHostByName("www.example.test"), "malformed", /malformed answers/);
+    await rejectsWith(client([s.spec()], { timeoutMs: 1500, attempts: 1 }).getHostByName("www.example.test"), "malformed", /malformed answers/);
   });
 
   it("getAddrInfo gives IPv4 then IPv6 and tolerates a missing family; literals need no query", async () => {
@@ -260,7 +260,7 @@ describe("DNS client against a server on loopback", () => {
 
   it("gives up on a TCP server that accepts but never answers, and on a refused TCP connection", async () => {
     const s = await serve((q, via) => (via === "udp" ? reply(q, [], { tc: true }) : null));
-    await rejectsWith(client([s.spec()], { timeoutMs: 400, attempts: 1 }).getHostByName("www.example.test"), "timeout", /no complete answer over TCP within 400 ms|no answer over TCP/);
+    await rejectsWith(client([s.spec()], { timeoutMs: 1500, attempts: 1 }).getHostByName("www.example.test"), "timeout", /no (complete )?answer over TCP within 1500 ms/);
     assert.deepEqual(s.queries, ["udp A www.example.test", "tcp A www.example.test"]);
     // A port where nothing listens: the kernel refuses the connection at once.
     const probe = loopbackStack();
@@ -275,10 +275,17 @@ describe("DNS client against a server on loopback", () => {
       const name = q.questions[0]!.name;
       return reply(q, [a(name, `192.0.2.${Number(/^h(\d+)\./.exec(name)![1])}`)]);
     });
-    const c = client([s.spec()]);
+    // All 100 share one deadline: give a loaded machine room.
+    const c = client([s.spec()], { timeoutMs: 5000 });
     const names = Array.from({ length: 100 }, (_, i) => `h${i + 1}.example.test`);
-    const results = await Promise.all(names.map((n) => c.getHostByName(n)));
-    assert.deepEqual(results, names.map((_, i) => [`192.0.2.${i + 1}`]));
+    const results = await Promise.allSettled(names.map((n) => c.getHostByName(n)));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${names[i]}: ${String(r.reason)}`] : []));
+    const why = `${failed.join("\n")}\ncounters ${JSON.stringify(c.counters.snapshot())}\nserver got ${s.queries.length} queries`;
+    assert.deepEqual(
+      results.map((r) => (r.status === "fulfilled" ? r.value : null)),
+      names.map((_, i) => [`192.0.2.${i + 1}`]),
+      why,
+    );
     assert.equal(c.counters.get("wrong-id") + c.counters.get("wrong-question") + c.counters.get("spoofed-source"), 0);
   });
 });
