@@ -81,6 +81,8 @@ describe("DNS client against a server on loopback", () => {
         { ...forged, id: (q.id + 1) & 0xffff },
         { ...forged, questions: [{ ...q.questions[0]!, name: "other.example.test" }] },
         new Uint8Array([1, 2, 3]),
+        // Our ID and a question whose name is a compression pointer to itself.
+        new Uint8Array([q.id >> 8, q.id & 255, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1]),
         reply(q, [a(q.questions[0]!.name, "192.0.2.7")]),
       ];
     });
@@ -90,6 +92,7 @@ describe("DNS client against a server on loopback", () => {
     assert.equal(c.counters.get("wrong-id"), 1);
     assert.equal(c.counters.get("wrong-question"), 1);
     assert.equal(c.counters.get("malformed:truncated"), 1);
+    assert.equal(c.counters.get("malformed:bad-pointer"), 1);
   });
 
   it("asks again over TCP when the UDP answer is truncated", async () => {

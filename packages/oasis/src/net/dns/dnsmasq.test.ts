@@ -1,9 +1,11 @@
 // The client against dnsmasq, a real DNS server, on 127.0.0.1 through the socket stack.
 import { after, before, describe, it } from "node:test";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { DnsClient, DnsError } from "./client.ts";
 import { dnsmasqUnavailable, startDnsmasq, type Dnsmasq } from "./dnsmasq.ts";
 import { loopbackStack } from "./test-server.ts";
+import { SocketStack } from "../socket/index.ts";
 
 const BIG = Array.from({ length: 120 }, (_, i) => `--host-record=big.test,192.0.2.${i + 1}`);
 
@@ -114,4 +116,27 @@ describe("DNS client against dnsmasq", { skip: dnsmasqUnavailable() }, () => {
       await silent.disconnect();
     }
   });
+
+  it("asks dnsmasq on ::1 over IPv6 through dual-stack sockets, with UDP and TCP", { skip: ipv6LoopbackUnavailable() }, async () => {
+    const v6 = await startDnsmasq(["--local-ttl=60", "--host-record=host.test,192.0.2.8,2001:db8::8", ...BIG], { address: "::1" });
+    const dual = new SocketStack(); // binds every address, both families
+    try {
+      const c = new DnsClient(dual, { nameservers: [`udp:[::1]:${v6.port}`], timeoutMs: 3000 });
+      assert.deepEqual(await c.getAddrInfo("host.test"), ["192.0.2.8", "2001:db8::8"]);
+      assert.equal((await c.getHostByName("big.test")).length, BIG.length);
+      assert.equal(c.counters.get("truncated-retry-tcp"), 1);
+      assert.equal(c.counters.get("spoofed-source"), 0);
+    } finally {
+      await dual.disconnect();
+      await v6.stop();
+    }
+  });
 });
+
+function ipv6LoopbackUnavailable(): string | undefined {
+  try {
+    return readFileSync("/proc/net/if_inet6", "utf8").includes("00000000000000000000000000000001") ? undefined : "no ::1 on this host";
+  } catch {
+    return "no IPv6 on this host";
+  }
+}
