@@ -147,3 +147,24 @@ test("Last-Modified and If-Modified-Since give 304 when the copy is current", as
     await s.stop();
   }
 });
+
+test("changes in the store show at once: new content, a file turned into a directory, a removed index", async () => {
+  const kv = await site();
+  const s = await startServer(staticFiles(kv));
+  const get = async (path: string) => (await run("curl", ["-sS", "-w", " %{http_code}", `http://127.0.0.1:${s.port}${path}`])).stdout;
+  try {
+    await kv.set("/a.txt", "first\n");
+    assert.equal(await get("/a.txt"), "first\n 200");
+    await kv.set("/a.txt", "second\n");
+    assert.equal(await get("/a.txt"), "second\n 200");
+    await kv.remove("/a.txt");
+    await kv.set("/a.txt/index.html", "now a directory\n");
+    assert.match(await get("/a.txt"), / 301$/);
+    assert.equal(await get("/a.txt/"), "now a directory\n 200");
+    assert.equal(await get("/docs/"), "<p>docs</p>\n 200");
+    await kv.remove("/docs/index.html");
+    assert.match(await get("/docs/"), / 404$/);
+  } finally {
+    await s.stop();
+  }
+});

@@ -78,11 +78,13 @@ export function keyForPath(path: string): { key: string; directory: boolean } | 
       if (i === raw.length - 1) break; // trailing slash
       return null; // "//" could hide a segment from a front proxy's rules
     }
-    let s: string;
-    try {
-      s = decodeURIComponent(r);
-    } catch {
-      return null;
+    let s = r;
+    if (r.includes("%")) {
+      try {
+        s = decodeURIComponent(r);
+      } catch {
+        return null;
+      }
     }
     if (s === "" || s === "." || s === ".." || /[/\\\0]/.test(s)) return null;
     segments.push(s);
@@ -128,6 +130,8 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
   // Stores that keep digests (crunch, memory) return the same object each time: then the ETag
   // and header set are reused instead of rebuilt per request. A new digest means new content.
   const cache = new Map<string, Prepared>();
+  /** Request paths already resolved to a file ("/" → "/index.html"). */
+  const routes = new Map<string, { key: string; prepared: Prepared }>();
   const prepare = async (key: string, digest: Uint8Array): Promise<Prepared> => {
     const hit = cache.get(key);
     if (hit && (hit.digest === digest || (hit.digest.length === digest.length && hit.digestHex === hex(digest)))) return hit;
@@ -156,6 +160,14 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
     if (!target) return HttpResponse.text("400 Bad Request: invalid path\n", { status: 400 });
     let key = target.key;
     try {
+      const routeKey = target.directory ? `${key}/` : key;
+      const known = routes.get(routeKey);
+      if (known) {
+        // Served before: if its file still has the same digest, the path still leads there.
+        const digest = await kv.digest(known.key).catch(() => null);
+        if (digest !== null && (digest === known.prepared.digest || hex(digest) === known.prepared.digestHex)) return await answer(req, known.key, known.prepared);
+        routes.delete(routeKey);
+      }
       const kind = await kv.exists(key);
       if (kind === null) return notFound();
       if (kind === "dictionary") {
@@ -169,34 +181,40 @@ export function staticFiles(kv: KvRo, options: StaticOptions = {}): Handler {
         return notFound(); // "/file.txt/" is not a directory
       }
       const prepared = await prepare(key, await kv.digest(key));
-      if (notModified(req, prepared)) {
-        const headers = new HttpHeaders(prepared.headers).delete("content-type").delete("accept-ranges");
-        return new HttpResponse(null, { status: 304, headers });
-      }
-      const size = prepared.size;
-      const range = req.method === "GET" ? requestedRange(req, prepared.etag, size) : null;
-      if (range === "unsatisfiable") {
-        return HttpResponse.text("416 Range Not Satisfiable\n", { status: 416, headers: { "content-range": `bytes */${size}` } });
-      }
-      if (range) {
-        const length = range.end - range.start + 1;
-        const headers = new HttpHeaders(prepared.headers).set("content-range", `bytes ${range.start}-${range.end}/${size}`).set("content-length", length);
-        const body = length <= streamAbove ? await kv.getPartial(key, range.start, length) : pieces(kv, key, range.start, length);
-        return new HttpResponse(body, { status: 206, headers });
-      }
-      if (req.method === "HEAD") {
-        const headers = new HttpHeaders(prepared.headers).set("content-length", size);
-        return new HttpResponse(null, { headers });
-      }
-      if (size <= streamAbove) return new HttpResponse(await kv.get(key), { headers: prepared.headers });
-      const headers = new HttpHeaders(prepared.headers).set("content-length", size);
-      return new HttpResponse(pieces(kv, key, 0, size), { headers });
+      if (routes.size >= 4096) routes.clear();
+      routes.set(routeKey, { key, prepared });
+      return await answer(req, key, prepared);
     } catch (e) {
       if (e instanceof KvError && (e.code === "not-found" || e.code === "invalid-key" || e.code === "value-expected" || e.code === "dictionary-expected")) return notFound();
       log.error(`GET ${key}: ${e instanceof Error ? e.message : String(e)}`);
       return HttpResponse.text("500 Internal Server Error\n", { status: 500 });
     }
   };
+
+  async function answer(req: HttpRequest, key: string, prepared: Prepared): Promise<HttpResponse> {
+    if (notModified(req, prepared)) {
+      const headers = new HttpHeaders(prepared.headers).delete("content-type").delete("accept-ranges");
+      return new HttpResponse(null, { status: 304, headers });
+    }
+    const size = prepared.size;
+    const range = req.method === "GET" ? requestedRange(req, prepared.etag, size) : null;
+    if (range === "unsatisfiable") {
+      return HttpResponse.text("416 Range Not Satisfiable\n", { status: 416, headers: { "content-range": `bytes */${size}` } });
+    }
+    if (range) {
+      const length = range.end - range.start + 1;
+      const headers = new HttpHeaders(prepared.headers).set("content-range", `bytes ${range.start}-${range.end}/${size}`).set("content-length", length);
+      const body = length <= streamAbove ? await kv.getPartial(key, range.start, length) : pieces(kv, key, range.start, length);
+      return new HttpResponse(body, { status: 206, headers });
+    }
+    if (req.method === "HEAD") {
+      const headers = new HttpHeaders(prepared.headers).set("content-length", size);
+      return new HttpResponse(null, { headers });
+    }
+    if (size <= streamAbove) return new HttpResponse(await kv.get(key), { headers: prepared.headers });
+    const headers = new HttpHeaders(prepared.headers).set("content-length", size);
+    return new HttpResponse(pieces(kv, key, 0, size), { headers });
+  }
 }
 
 /** If-None-Match (preferred) or If-Modified-Since says the client's copy is current. */
