@@ -195,7 +195,8 @@ export class DnsClient {
   /** One step for (name, type): from the cache, from a query already on its way, or from the network. */
   async #lookup(name: string, qtype: number, asked: string): Promise<{ step: Step; ttl: number }> {
     const key = `${nameKey(name)}/${qtype}`;
-    const hit = this.#cache.get(key, nowMs());
+    // RFC 2308 §5: a name that does not exist has no records of any type.
+    const hit = this.#cache.get(key, nowMs()) ?? this.#cache.get(`${nameKey(name)}/nxdomain`, nowMs());
     if (hit) {
       this.counters.add("cache-hit");
       const v = hit.value;
@@ -245,9 +246,12 @@ export class DnsClient {
       const code = m.rcode === RCODE.NXDOMAIN ? "nxdomain" : "nodata";
       // RFC 2308 §5: a negative answer lives for min(SOA TTL, SOA minimum); without an SOA it is not cached.
       const soa = m.authorities.find((r) => r.data.type === "SOA");
-      if (soa && soa.data.type === "SOA") this.#cache.set(key, { kind: "negative", code, server: from }, Math.min(soa.ttl, soa.data.minimum, MAX_NEGATIVE_TTL), nowMs());
       // After a CNAME chain in the same answer, it is the chain's end that does not exist.
       const chain = followChain(m, name, qtype);
+      if (soa && soa.data.type === "SOA") {
+        const negativeKey = code === "nxdomain" && chain.kind === "none" ? `${nameKey(name)}/nxdomain` : key;
+        this.#cache.set(negativeKey, { kind: "negative", code, server: from }, Math.min(soa.ttl, soa.data.minimum, MAX_NEGATIVE_TTL), nowMs());
+      }
       throw negativeError(code, chain.kind === "cname" ? chain.target : name, qtype, asked, from);
     }
     if (m.rcode !== RCODE.NOERROR) {

@@ -101,6 +101,9 @@ describe("DNS client against dnsmasq", { skip: dnsmasqUnavailable() }, () => {
       assert.equal(await code(c.getHostByName6("www.auth.test")), "nodata");
     }
     assert.equal(c.counters.get("cache-hit"), 2);
+    // NXDOMAIN holds for every type of the name (RFC 2308 §5).
+    assert.equal(await code(c.getHostByName6("missing.auth.test")), "nxdomain");
+    assert.equal(c.counters.get("cache-hit"), 3);
   });
 
   it("moves on from a server that does not answer to dnsmasq", async () => {
