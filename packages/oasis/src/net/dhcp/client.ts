@@ -215,9 +215,12 @@ export class DhcpClient {
       dnsServers: (o.dnsServers ?? []).map(formatIpv4Address),
       server: formatIpv4Address(o.serverId ?? 0),
       leaseSeconds,
-      renewSeconds: o.renewalTime ?? leaseSeconds * 0.5,
-      rebindSeconds: o.rebindingTime ?? leaseSeconds * 0.875,
+      renewSeconds: 0,
+      rebindSeconds: 0,
     };
+    // Servers may send T1/T2 that make no sense; keep T1 ≤ T2 ≤ lease (RFC 2131 4.4.5 defaults otherwise).
+    lease.rebindSeconds = Math.min(o.rebindingTime ?? leaseSeconds * 0.875, leaseSeconds);
+    lease.renewSeconds = Math.min(o.renewalTime ?? leaseSeconds * 0.5, lease.rebindSeconds);
     const prev = this.current;
     this.current = lease;
     this.stateName = "bound";
