@@ -59,6 +59,7 @@ describe("ping6 example", { skip }, () => {
         assert.match(t.stdout, /Echo \(ping\) reply/);
         assert.match(t.stdout, /Neighbor Advertisement 2001:db8::2 \(sol, ovr\) is at/);
         assert.match(t.stdout, /Neighbor Solicitation for fe80::[0-9a-f:]+\s*$/m, "our DAD probes");
+        assert.match(t.stdout, /ff02::16\s+ICMPv6\s+\d+\s+Multicast Listener Report Message v2/, "our MLDv2 reports");
         const expert = await ns.exec("tshark", ["-r", pcap, "-n", "-z", "expert,error", "-q"]);
         assert.doesNotMatch(expert.stdout, /Malformed|Bad checksum/i, expert.stdout);
       },

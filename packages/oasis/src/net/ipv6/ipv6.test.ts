@@ -5,16 +5,23 @@ import assert from "node:assert/strict";
 import { MemorySwitch } from "../phy/switch.ts";
 import { ManualClock } from "../stack/clock.ts";
 import { IpError } from "../../devices/errors.ts";
-import { PROTO_UDP } from "../../devices/ip.ts";
+import { PROTO_ICMPV6, PROTO_UDP } from "../../devices/ip.ts";
 import { formatMac } from "../wire/address.ts";
 import { formatIpv6Address, IPV6_ALL_NODES, linkLocalAddress, eui64InterfaceId, solicitedNodeAddress, ipv6Equal } from "../wire/ipv6.ts";
 import {
   ICMPV6_NEIGHBOR_ADVERTISEMENT,
   ICMPV6_NEIGHBOR_SOLICITATION,
   ICMPV6_ROUTER_ADVERTISEMENT,
+  ICMPV6_MLD_QUERY,
+  ICMPV6_MLDV2_REPORT,
   ICMPV6_REDIRECT,
   ICMPV6_ROUTER_SOLICITATION,
+  MLD_CHANGE_TO_EXCLUDE,
+  MLD_CHANGE_TO_INCLUDE,
+  MLD_MODE_IS_EXCLUDE,
+  parseMldv2Report,
 } from "../wire/icmpv6.ts";
+import { WireError } from "../wire/error.ts";
 import type { PrefixInformation, RouterAdvertisement } from "../wire/ndp.ts";
 import { addr, advance, mac, node, RawHost } from "./test-support.ts";
 
@@ -262,4 +269,45 @@ test("follows a redirect from its router to a better first hop, and ignores one 
   await advance(sw, clock, 10);
   assert.deepEqual(better.seen.filter((d) => d.ip.protocol === PROTO_UDP).map((d) => formatIpv6Address(d.dst)), ["2001:db8:5::1"]);
   assert.deepEqual(raw.seen.filter((d) => d.ip.protocol === PROTO_UDP).map((d) => formatIpv6Address(d.dst)), ["2001:db8:6::1"]);
+});
+
+test("announces its solicited-node groups with MLDv2 (router alert, hop limit 1, twice), answers queries, and leaves groups it drops", async () => {
+  const { sw, clock, raw, a } = setup({ cidr: "2001:db8::a/64", acceptRouterAdvertisements: false });
+  const reports = () => raw.seen.filter((d) => d.icmp?.type === ICMPV6_MLDV2_REPORT);
+  await advance(sw, clock, 10);
+  const [first] = reports();
+  assert.ok(first);
+  assert.deepEqual([formatIpv6Address(first.src), formatIpv6Address(first.dst), formatMac(first.dstMac), first.ip.hopLimit, first.ip.nextHeader], ["::", "ff02::16", "33:33:00:00:00:16", 1, 0]);
+  const records = parseMldv2Report(first.frame.subarray(14 + first.ip.payloadAt, 14 + first.ip.end));
+  assert.ok(!(records instanceof WireError));
+  assert.deepEqual(records.map((r) => [r.type, formatIpv6Address(r.group)]), [
+    [MLD_CHANGE_TO_EXCLUDE, "ff02::1:ff00:a"],
+  ], "one group serves both fe80::…:a and 2001:db8::a");
+  await advance(sw, clock, 2000);
+  assert.equal(reports().length, 2, "the state change is repeated once");
+  raw.seen.length = 0;
+  const query = new Uint8Array(28);
+  query[0] = ICMPV6_MLD_QUERY;
+  query[4] = 0x03;
+  query[5] = 0xe8; // 1000 ms
+  raw.send(mac("33:33:00:00:00:01"), ROUTER_LL, IPV6_ALL_NODES, PROTO_ICMPV6, query, 1);
+  await advance(sw, clock, 1000);
+  const answer = reports();
+  assert.equal(answer.length, 1);
+  const current = parseMldv2Report(answer[0]!.frame.subarray(14 + answer[0]!.ip.payloadAt, 14 + answer[0]!.ip.end));
+  assert.ok(!(current instanceof WireError));
+  assert.deepEqual(current.map((r) => r.type), [MLD_MODE_IS_EXCLUDE]);
+  assert.equal(formatIpv6Address(answer[0]!.src), LL_A, "from the link-local address once it is usable");
+  // A static address in a group of its own turns out to be a duplicate: that group is left.
+  const b = setup({ cidr: "2001:db8::12:3456/64", acceptRouterAdvertisements: false });
+  await advance(b.sw, b.clock, 10);
+  b.raw.sendNdp(null, addr("2001:db8::99"), IPV6_ALL_NODES, { type: ICMPV6_NEIGHBOR_ADVERTISEMENT, router: false, solicited: false, override: true, target: addr("2001:db8::12:3456"), targetLinkAddress: RAW_MAC });
+  await advance(b.sw, b.clock, 10);
+  const changes = b.raw.seen
+    .filter((d) => d.icmp?.type === ICMPV6_MLDV2_REPORT)
+    .flatMap((d) => {
+      const r = parseMldv2Report(d.frame.subarray(14 + d.ip.payloadAt, 14 + d.ip.end));
+      return r instanceof WireError ? [] : r.map((x) => `${x.type} ${formatIpv6Address(x.group)}`);
+    });
+  assert.deepEqual(changes, [`${MLD_CHANGE_TO_EXCLUDE} ff02::1:ff00:a`, `${MLD_CHANGE_TO_EXCLUDE} ff02::1:ff12:3456`, `${MLD_CHANGE_TO_INCLUDE} ff02::1:ff12:3456`]);
 });

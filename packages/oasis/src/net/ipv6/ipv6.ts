@@ -44,6 +44,8 @@ import {
   withInterfaceId,
   writeFragmentHeader,
   writeIpv6Header,
+  writeRouterAlertHeader,
+  NEXT_HOP_BY_HOP,
 } from "../wire/ipv6.ts";
 import {
   fillIcmpv6Checksum,
@@ -65,6 +67,15 @@ import {
   PARAMETER_UNKNOWN_NEXT_HEADER,
   TIME_EXCEEDED_REASSEMBLY,
   UNREACHABLE_PORT,
+  emitMldv2Report,
+  ICMPV6_MLD_QUERY,
+  MLD_CHANGE_TO_EXCLUDE,
+  MLD_CHANGE_TO_INCLUDE,
+  MLD_MODE_IS_EXCLUDE,
+  MLDV2_ROUTERS,
+  mldv2ReportLength,
+  parseMldQuery,
+  type MldRecord,
 } from "../wire/icmpv6.ts";
 import { emitNdp, isNdpType, ndpLength, NDP_INFINITE_LIFETIME, parseNdp, type NdpRepr, type PrefixInformation, type Redirect, type RouterAdvertisement } from "../wire/ndp.ts";
 import { systemClock, type Clock } from "../stack/clock.ts";
@@ -105,6 +116,8 @@ export interface Ipv6Options {
   acceptRouterAdvertisements?: boolean;
   /** Interface identifier of the link-local and SLAAC addresses: modified EUI-64 of the MAC (default) or random. */
   interfaceId?: "eui64" | "random";
+  /** Announce our multicast groups with MLDv2 reports and answer queries (default true). */
+  mld?: boolean;
   /** Hop limit of packets we originate (default 64; a router advertisement may change it). */
   hopLimit?: number;
   clock?: Clock;
@@ -192,6 +205,10 @@ export class Ipv6Layer implements Ipv6 {
   private readonly prefixes: OnLinkPrefix[] = [];
   private gateway: Uint8Array | null = null;
   private readonly pmtu = new Map<string, { mtu: number; until: number }>();
+  /** Multicast groups announced with MLDv2 (solicited-node groups of our addresses), by text. */
+  private readonly groups = new Map<string, Uint8Array>();
+  private mldQueryCancel: () => void = () => {};
+  private readonly mld: boolean;
   /** Better first hops learnt from redirects, by destination. */
   private readonly redirects = new Map<string, { target: Uint8Array; until: number }>();
   private readonly handlers: Array<IpHandler | undefined> = new Array(256).fill(undefined);
@@ -203,6 +220,8 @@ export class Ipv6Layer implements Ipv6 {
   private readonly errorRate: number;
   private readonly errorBurst: number;
   private rsCancel: () => void = () => {};
+  /** Pending one-shot timers (cancelled on disconnect). */
+  private readonly oneShots = new Set<() => void>();
   private rsStarted = false;
   private rsSent = 0;
   private raSeen = false;
@@ -231,6 +250,7 @@ export class Ipv6Layer implements Ipv6 {
     this.reachableTime = this.randomReachableTime();
     this.acceptRa = options.acceptRouterAdvertisements ?? true;
     this.dadTransmits = options.dadTransmits ?? 1;
+    this.mld = options.mld ?? true;
     this.maxDelay = options.maxSolicitationDelayMs ?? 1000;
     this.rsCount = options.routerSolicitations ?? 3;
     this.rsInterval = options.routerSolicitationIntervalMs ?? 4000;
@@ -422,6 +442,9 @@ export class Ipv6Layer implements Ipv6 {
     if (this.closed) return;
     this.closed = true;
     this.rsCancel();
+    this.mldQueryCancel();
+    for (const c of this.oneShots) c();
+    this.oneShots.clear();
     for (const a of this.addresses) for (const t of [...a.timers, ...a.dadTimers]) t();
     for (const r of this.routers) r.cancel();
     for (const p of this.prefixes) p.cancel();
@@ -470,6 +493,8 @@ export class Ipv6Layer implements Ipv6 {
     const o: OwnAddress = { address, text: ipv6Text(address), prefixLength, origin, state: "tentative", preferredUntil, validUntil, dadTimers: [], timers: [], attempt };
     this.addresses.push(o);
     this.armLifetimes(o);
+    // RFC 4862 §5.4.2: join the solicited-node group before probing it.
+    this.syncGroups();
     this.startDad(o);
     return o;
   }
@@ -526,6 +551,71 @@ export class Ipv6Layer implements Ipv6 {
     for (const t of o.dadTimers.splice(0)) t();
     const i = this.addresses.indexOf(o);
     if (i >= 0) this.addresses.splice(i, 1);
+    this.syncGroups();
+  }
+
+  // ---- multicast listener discovery ------------------------------------------------------------
+  /** Announces joined and left solicited-node groups (state-change reports, sent twice: RFC 3810 §6.1). */
+  private syncGroups(): void {
+    if (!this.mld || this.closed) return;
+    const wanted = new Map<string, Uint8Array>();
+    for (const o of this.addresses) {
+      const g = solicitedNodeAddress(o.address);
+      wanted.set(ipv6Text(g), g);
+    }
+    const records: MldRecord[] = [];
+    for (const [k, g] of wanted) if (!this.groups.has(k)) records.push({ type: MLD_CHANGE_TO_EXCLUDE, group: g, sources: [] });
+    for (const [k, g] of this.groups) if (!wanted.has(k)) records.push({ type: MLD_CHANGE_TO_INCLUDE, group: g, sources: [] });
+    this.groups.clear();
+    for (const [k, g] of wanted) this.groups.set(k, g);
+    if (records.length === 0) return;
+    this.sendMld(records);
+    this.later(1000, () => this.sendMld(records));
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const cancel = this.clock.setTimer(ms, () => {
+      this.oneShots.delete(cancel);
+      fn();
+    });
+    this.oneShots.add(cancel);
+  }
+
+  private sendMld(records: MldRecord[]): void {
+    if (this.closed || records.length === 0) return;
+    const ll = this.addresses.find((a) => a.origin === "link-local" && this.usable(a));
+    // RFC 3590: from the link-local address, or from :: while it is still tentative.
+    const src = ll?.address ?? IPV6_UNSPECIFIED;
+    const length = mldv2ReportLength(records);
+    const packet = new Uint8Array(IPV6_HEADER_LENGTH + 8 + length);
+    writeIpv6Header(packet, 0, src, MLDV2_ROUTERS, NEXT_HOP_BY_HOP, 1, 8 + length);
+    writeRouterAlertHeader(packet, IPV6_HEADER_LENGTH, PROTO_ICMPV6);
+    const message = packet.subarray(IPV6_HEADER_LENGTH + 8);
+    emitMldv2Report(records, message);
+    fillIcmpv6Checksum(message, src, MLDV2_ROUTERS);
+    try {
+      this.ethernet.write(ipv6MulticastMac(MLDV2_ROUTERS), ETHERTYPE_IPV6, (buf) => (buf.set(packet), packet.length));
+      this.counters.add("mld-report-sent");
+    } catch (e) {
+      this.counters.add("send-failed");
+      log.debug(() => `MLD report not sent: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** A query: report the groups asked about, after a random delay within the allowed response time. */
+  private mldQuery(src: Uint8Array, message: Uint8Array): void {
+    if (!this.mld) return;
+    if (!isIpv6LinkLocal(src)) return this.counters.add("mld-query-not-link-local");
+    const q = parseMldQuery(message);
+    if (q instanceof WireError) return this.counters.add(q.reason);
+    const general = isIpv6Unspecified(q.group);
+    const asked = general ? [...this.groups.values()] : [...this.groups.values()].filter((g) => ipv6Equal(g, q.group));
+    if (asked.length === 0) return;
+    this.counters.add("mld-query");
+    this.mldQueryCancel();
+    this.mldQueryCancel = this.clock.setTimer(q.maxResponseMs > 0 ? this.random(q.maxResponseMs) : 0, () =>
+      this.sendMld(asked.filter((g) => this.groups.has(ipv6Text(g))).map((group) => ({ type: MLD_MODE_IS_EXCLUDE, group, sources: [] }))),
+    );
   }
 
   /** Timers that deprecate the address at `preferredUntil` and remove it at `validUntil`. */
@@ -841,6 +931,8 @@ export class Ipv6Layer implements Ipv6 {
           }
         }
       }
+    } else if (type === ICMPV6_MLD_QUERY) {
+      this.mldQuery(src, message);
     } else if (type === ICMPV6_PACKET_TOO_BIG) {
       this.packetTooBig(r.rest, r.data);
     } else if (isIcmpv6Error(type)) {

@@ -1,7 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { emitIcmpv6, fillIcmpv6Checksum, parseIcmpv6, ICMPV6_ECHO_REQUEST, type Icmpv6Repr } from "./icmpv6.ts";
+import {
+  emitIcmpv6,
+  emitMldv2Report,
+  fillIcmpv6Checksum,
+  mldv2ReportLength,
+  parseIcmpv6,
+  parseMldQuery,
+  parseMldv2Report,
+  ICMPV6_ECHO_REQUEST,
+  ICMPV6_MLD_QUERY,
+  type Icmpv6Repr,
+  type MldRecord,
+} from "./icmpv6.ts";
 import { parseIpv6Address } from "./ipv6.ts";
 import { WireError } from "./error.ts";
 
@@ -47,6 +59,43 @@ test("random bytes never throw", () => {
     fc.property(fc.uint8Array({ maxLength: 64 }), address, address, (b, s, d) => {
       const p = parseIcmpv6(b, s, d);
       if (p instanceof WireError) assert.match(p.reason, /^(truncated|bad-checksum)$/);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+const group = fc.uint8Array({ minLength: 16, maxLength: 16 });
+const record: fc.Arbitrary<MldRecord> = fc.record({ type: fc.integer({ min: 1, max: 6 }), group, sources: fc.array(group, { maxLength: 3 }) });
+
+test("MLDv2 reports round-trip; queries of both versions decode their response time", () => {
+  fc.assert(
+    fc.property(fc.array(record, { maxLength: 8 }), (records) => {
+      const b = new Uint8Array(mldv2ReportLength(records));
+      assert.equal(emitMldv2Report(records, b), b.length);
+      const back = parseMldv2Report(b);
+      assert.ok(!(back instanceof WireError), String(back));
+      assert.deepEqual(back.map((r) => ({ ...r })), records.map((r) => ({ ...r })));
+    }),
+  );
+  const v1 = new Uint8Array(24);
+  v1[0] = ICMPV6_MLD_QUERY;
+  v1[4] = 0x27;
+  v1[5] = 0x10;
+  assert.equal((parseMldQuery(v1) as { maxResponseMs: number }).maxResponseMs, 10_000);
+  const v2 = new Uint8Array(28);
+  v2[0] = ICMPV6_MLD_QUERY;
+  v2[4] = 0x80 | 0x10; // exponent 1, mantissa 0: 0x1000 << 4
+  assert.equal((parseMldQuery(v2) as { maxResponseMs: number }).maxResponseMs, 0x1000 << 4);
+  v2[27] = 5; // five sources that are not there
+  assert.ok(parseMldQuery(v2) instanceof WireError);
+});
+
+test("random MLD messages never throw", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 120 }), fc.boolean(), (b, report) => {
+      if (b.length > 0) b[0] = report ? 143 : 130;
+      const p = report ? parseMldv2Report(b) : parseMldQuery(b);
+      if (p instanceof WireError) assert.match(p.reason, /^[a-z-]+$/);
     }),
     { numRuns: 3000 },
   );

@@ -77,3 +77,90 @@ export function emitIcmpv6(repr: Icmpv6Repr, b: Uint8Array, src: Uint8Array, dst
   fillIcmpv6Checksum(b.subarray(0, length), src, dst);
   return length;
 }
+
+// ---- multicast listener discovery (MLDv2, RFC 3810) --------------------------------------------
+
+export const ICMPV6_MLD_QUERY = 130;
+export const ICMPV6_MLDV2_REPORT = 143;
+/** Record types of an MLDv2 report. */
+export const MLD_MODE_IS_EXCLUDE = 2;
+export const MLD_CHANGE_TO_INCLUDE = 3;
+export const MLD_CHANGE_TO_EXCLUDE = 4;
+/** ff02::16, where MLDv2 reports go. */
+export const MLDV2_ROUTERS = new Uint8Array([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16]);
+
+export interface MldRecord {
+  type: number;
+  group: Uint8Array;
+  sources: Uint8Array[];
+}
+
+export interface MldQuery {
+  /** Respond within this many milliseconds. */
+  maxResponseMs: number;
+  /** :: for a general query. */
+  group: Uint8Array;
+  /** Sources of a source-specific (v2) query. */
+  sources: Uint8Array[];
+}
+
+/** Records in one report; more would not fit in a 1280-byte packet. */
+export const MAX_MLD_RECORDS = 60;
+
+export function mldv2ReportLength(records: readonly MldRecord[]): number {
+  return ICMPV6_HEADER_LENGTH + records.reduce((n, r) => n + 20 + 16 * r.sources.length, 0);
+}
+
+/** Writes a report (checksum field zero; fill it with fillIcmpv6Checksum); returns its length. */
+export function emitMldv2Report(records: readonly MldRecord[], b: Uint8Array): number {
+  b.fill(0, 0, ICMPV6_HEADER_LENGTH);
+  b[0] = ICMPV6_MLDV2_REPORT;
+  writeU16(b, 6, records.length);
+  let at = ICMPV6_HEADER_LENGTH;
+  for (const r of records) {
+    b[at] = r.type;
+    b[at + 1] = 0;
+    writeU16(b, at + 2, r.sources.length);
+    b.set(r.group.subarray(0, 16), at + 4);
+    at += 20;
+    for (const s of r.sources) {
+      b.set(s.subarray(0, 16), at);
+      at += 16;
+    }
+  }
+  return at;
+}
+
+/** Parses a whole MLDv2 report message (checksum already verified). */
+export function parseMldv2Report(b: Uint8Array): MldRecord[] | WireError {
+  if (b.length < ICMPV6_HEADER_LENGTH || b[0] !== ICMPV6_MLDV2_REPORT) return new WireError("not-mld-report", "not an MLDv2 report");
+  const count = readU16(b, 6);
+  if (count * 20 > b.length - ICMPV6_HEADER_LENGTH) return new WireError("truncated", `MLDv2 report claims ${count} records in ${b.length} bytes`);
+  const records: MldRecord[] = [];
+  let at = ICMPV6_HEADER_LENGTH;
+  for (let i = 0; i < count; i++) {
+    if (at + 20 > b.length) return new WireError("truncated", `MLDv2 record ${i} runs past the message`);
+    const sourceCount = readU16(b, at + 2);
+    const length = 20 + b[at + 1]! * 4 + sourceCount * 16;
+    if (at + length > b.length) return new WireError("truncated", `MLDv2 record ${i} of ${length} bytes runs past the message`);
+    const sources: Uint8Array[] = [];
+    for (let s = 0; s < sourceCount; s++) sources.push(b.slice(at + 20 + s * 16, at + 36 + s * 16));
+    records.push({ type: b[at]!, group: b.slice(at + 4, at + 20), sources });
+    at += length;
+  }
+  return records;
+}
+
+/** Parses an MLDv1 (24 bytes) or MLDv2 (28 bytes and more) query. */
+export function parseMldQuery(b: Uint8Array): MldQuery | WireError {
+  if (b.length < 24 || b[0] !== ICMPV6_MLD_QUERY) return new WireError("bad-mld", `MLD query of ${b.length} bytes`);
+  const code = readU16(b, 4);
+  if (b.length < 28) return { maxResponseMs: code, group: b.slice(8, 24), sources: [] };
+  // RFC 3810 §5.1.3: codes from 32768 are a floating-point value.
+  const maxResponseMs = code < 32768 ? code : ((code & 0x0fff) | 0x1000) << (((code >>> 12) & 0x7) + 3);
+  const sourceCount = readU16(b, 26);
+  if (28 + sourceCount * 16 > b.length) return new WireError("truncated", `MLDv2 query with ${sourceCount} sources in ${b.length} bytes`);
+  const sources: Uint8Array[] = [];
+  for (let s = 0; s < sourceCount; s++) sources.push(b.slice(28 + s * 16, 44 + s * 16));
+  return { maxResponseMs, group: b.slice(8, 24), sources };
+}

@@ -457,3 +457,15 @@ export function writeFragmentHeader(b: Uint8Array, at: number, nextHeader: numbe
   writeU16(b, at + 2, (offset & 0xfff8) | (more ? 1 : 0));
   writeU32(b, at + 4, id);
 }
+
+/** An 8-byte hop-by-hop header holding a Router Alert option (RFC 2711; value 0: MLD). */
+export function writeRouterAlertHeader(b: Uint8Array, at: number, nextHeader: number): void {
+  b[at] = nextHeader;
+  b[at + 1] = 0;
+  b[at + 2] = 5; // Router Alert
+  b[at + 3] = 2;
+  b[at + 4] = 0;
+  b[at + 5] = 0;
+  b[at + 6] = 1; // PadN of 0 bytes
+  b[at + 7] = 0;
+}
