@@ -331,6 +331,8 @@ export class DnsClient {
             await udp.write(server.address, server.port, query, { srcPort: port });
             return;
           } catch (e) {
+            // Timed out meanwhile: finish() has released the port, which may already serve another query.
+            if (settled) return;
             udp.unlisten(port);
             this.#ports.delete(port);
             port = -1;
