@@ -52,7 +52,7 @@ function count(output: string): { sent: number; received: number } {
 }
 
 describe("IPv6 against the Linux kernel", { skip }, () => {
-  it("answers ping -6, fragmented 3000-byte pings both ways, and link-local pings; the kernel's neighbour table has our MAC", () =>
+  it("answers ping -6, fragmented 3000-byte pings both ways, link-local pings and a flood; the kernel's neighbour table has our MAC", () =>
     withV6(async (ns, s) => {
       const plain = await ns.exec("ping", ["-6", "-c", "10", "-i", "0.05", "-W", "2", "2001:db8::2"]);
       assert.deepEqual(count(plain.stdout), { sent: 10, received: 10 });
@@ -65,7 +65,11 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       assert.deepEqual(count(local.stdout), { sent: 2, received: 2 });
       const neigh = await ns.exec("ip", ["-6", "neigh", "show", "2001:db8::2", "dev", ns.tap]);
       assert.match(neigh.stdout, new RegExp(`lladdr ${formatMac(s.ethernet.mac)} (REACHABLE|STALE|DELAY|PROBE)`), neigh.stdout);
+      // A flood of 3000 requests: ping waits for every reply, so none may be missing.
+      const flood = await ns.exec("ping", ["-6", "-f", "-c", "3000", "-W", "2", "-w", "60", "2001:db8::2"], { timeoutMs: 90_000, check: false });
+      assert.deepEqual(count(flood.stdout), { sent: 3000, received: 3000 }, flood.stdout);
       assert.equal(s.ipv6.counters.get("handler-error"), 0);
+      assert.equal(s.ipv6.counters.get("send-failed"), 0);
     }));
 
   it("echoes UDP to socat (also 3000 bytes, fragmented) and 2000 datagrams from kernel sockets", () =>
