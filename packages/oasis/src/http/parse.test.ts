@@ -68,3 +68,17 @@ test("header values with CR or LF are refused when building responses (no respon
   assert.ok(h.hasToken("connection", "upgrade"));
   assert.equal(h.get("CONNECTION"), "keep-alive, Upgrade");
 });
+
+test("a head ending in a bare LF is refused with 400, never an exception of another kind", () => {
+  for (const text of ["\n\r\n\r\n", "GET / HTTP/1.1\n\r\n", "GET / HTTP/1.1\r\nHost: x\n\r\n"]) {
+    const bytes = enc(text);
+    assert.throws(
+      () => {
+        const end = findHeadEnd(bytes, 0, DEFAULT_HEAD_LIMITS);
+        if (end >= 0) parseRequestHead(bytes, 0, end, DEFAULT_HEAD_LIMITS);
+      },
+      (e: unknown) => e instanceof HttpError && e.status === 400,
+      JSON.stringify(text),
+    );
+  }
+});

@@ -33,6 +33,7 @@ export function findHeadEnd(buf: Uint8Array, start: number, limits: HeadLimits):
   for (;;) {
     // An empty line (CRLF right after the previous LF) ends the head.
     if (buf[lf + 1] === CR && buf[lf + 2] === LF) {
+      if (lf === start || buf[lf - 1] !== CR) throw new HttpError(400, "bare-line-feed", "lines must end with CRLF");
       const end = lf + 3;
       if (end - start > limits.maxHeaderBytes + 2) throw tooLargeHead(limits);
       return end;
