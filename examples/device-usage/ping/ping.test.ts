@@ -80,7 +80,8 @@ describe("ping example", { skip }, () => {
           "--log-dhcp",
         ]);
         await dnsmasq.waitFor(/DHCP, IP range/, 10_000);
-        const u = ns.run(bin, []);
+        const pcap = join(ns.tmpDir, "dhcp.pcap");
+        const u = ns.run(bin, [`--pcap=${pcap}`]);
         const [, address] = (await u.waitFor(/answering ping on (192\.0\.2\.\d+)\/24/, 30_000)) as RegExpMatchArray;
         assert.match(u.output(), /gateway 192\.0\.2\.1/);
         await dnsmasq.waitFor(new RegExp(`DHCPACK\\(${ns.tap}\\) ${address!.replace(/\./g, "\\.")}`), 5_000);
@@ -88,6 +89,12 @@ describe("ping example", { skip }, () => {
         assert.equal(received(r.stdout), 3);
         await u.stop();
         await dnsmasq.waitFor(/DHCPRELEASE/, 5_000);
+        // Wireshark's DHCP dissector reads our messages: the whole exchange, nothing malformed.
+        const t = await ns.exec("tshark", ["-r", pcap, "-n", "-Y", "dhcp", "-T", "fields", "-e", "dhcp.option.dhcp"]);
+        assert.deepEqual(t.stdout.trim().split("\n").slice(0, 4), ["1", "2", "3", "5"], t.stdout);
+        assert.equal(t.stdout.trim().split("\n").at(-1), "7");
+        const all = await ns.exec("tshark", ["-r", pcap, "-n", "-V"]);
+        assert.doesNotMatch(all.stdout, /Malformed|\[Expert Info \(Error/);
       },
       { kernelAddress: "192.0.2.1/24" },
     );
