@@ -35,6 +35,21 @@ describe("ping6 example: arguments", () => {
   });
 });
 
+describe("ping6 example: configuration errors at boot", { skip }, () => {
+  it("a gateway off the link stops the boot with exit code 1 and a message naming the device", async () => {
+    const { bin } = await build();
+    await withNetns(
+      async (ns) => {
+        const u = ns.run(bin, ["--ipv6=2001:db8::2/64", "--ipv6-gateway=2001:db9::1"]);
+        const done = await u.exited;
+        assert.equal(done.code, 1);
+        assert.match(u.output(), /ipv6.*2001:db9::1 is neither link-local nor inside 2001:db8::2\/64/);
+      },
+      { kernelAddress: "2001:db8::1/64" },
+    );
+  });
+});
+
 describe("ping6 example", { skip }, () => {
   it("answers ping -6 on its static and link-local addresses, fragmented too, logs each request; tshark finds nothing malformed", async () => {
     const { bin } = await build();

@@ -171,9 +171,9 @@ interface OnLinkPrefix {
 type Observer = (src: string, dst: string, message: Uint8Array) => void;
 
 const NO_CHUNKS: readonly Uint8Array[] = [];
-/** Path MTUs remembered from Packet Too Big (RFC 8201), for 10 minutes. */
-const PMTU_ENTRIES = 256;
-const PMTU_LIFETIME_MS = 10 * 60_000;
+/** Per-destination state (path MTUs from Packet Too Big, RFC 8201; redirects): entries kept, and for how long. */
+const DESTINATION_ENTRIES = 256;
+const DESTINATION_LIFETIME_MS = 10 * 60_000;
 /** RFC 4862 §5.5.3 e): remaining valid lifetime an unauthenticated RA cannot shorten below. */
 const TWO_HOURS_MS = 2 * 3600_000;
 /** Timers longer than this are not set (a far expiry is re-armed when it comes closer). */
@@ -273,13 +273,10 @@ export class Ipv6Layer implements Ipv6 {
       options.neighbours,
     );
     this.reassembler = new Ipv6Reassembler(this.clock, this.counters, options.reassembly, (first) => this.sendError(ICMPV6_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0, first));
-    const self = this;
     this.icmp = {
-      write(dst, message, o) {
-        self.writeIcmp(dst, message, o);
-      },
-      listen(handler) {
-        self.observer = handler;
+      write: (dst, message, o) => this.writeIcmp(dst, message, o),
+      listen: (handler) => {
+        this.observer = handler;
       },
     };
 
@@ -956,8 +953,8 @@ export class Ipv6Layer implements Ipv6 {
     if (this.ownAddress(quote, 8) === undefined) return this.counters.add("packet-too-big-not-ours");
     const value = Math.max(IPV6_MIN_MTU, Math.min(mtu, this.currentLinkMtu));
     const k = ipv6Text(quote, 24);
-    if (this.pmtu.size >= PMTU_ENTRIES && !this.pmtu.has(k)) this.pmtu.delete(this.pmtu.keys().next().value!);
-    this.pmtu.set(k, { mtu: value, until: this.clock.nowMs() + PMTU_LIFETIME_MS });
+    if (this.pmtu.size >= DESTINATION_ENTRIES && !this.pmtu.has(k)) this.pmtu.delete(this.pmtu.keys().next().value!);
+    this.pmtu.set(k, { mtu: value, until: this.clock.nowMs() + DESTINATION_LIFETIME_MS });
     log.debug(() => `path MTU to ${k} is ${value}`);
   }
 
@@ -1026,8 +1023,8 @@ export class Ipv6Layer implements Ipv6 {
     }
     this.counters.add("redirect");
     if (r.targetLinkAddress) this.neighbours.learn(r.target, r.targetLinkAddress, { isRouter: !onLinkTarget });
-    if (this.redirects.size >= PMTU_ENTRIES && !this.redirects.has(destinationText)) this.redirects.delete(this.redirects.keys().next().value!);
-    this.redirects.set(destinationText, { target: r.target.slice(), until: this.clock.nowMs() + PMTU_LIFETIME_MS });
+    if (this.redirects.size >= DESTINATION_ENTRIES && !this.redirects.has(destinationText)) this.redirects.delete(this.redirects.keys().next().value!);
+    this.redirects.set(destinationText, { target: r.target.slice(), until: this.clock.nowMs() + DESTINATION_LIFETIME_MS });
     log.debug(() => `redirect: ${destinationText} via ${ipv6Text(r.target)}`);
   }
 
