@@ -153,6 +153,34 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       assert.equal(s.ipv6.neighbours.snapshot().find((n) => n.address === "2001:db8::1")?.state, "reachable");
     }));
 
+  it("duplicate address detection both ways: the kernel defends its address against us, and fails its own DAD on ours", () =>
+    withNetns(
+      async (ns) => {
+        const ethernet = new EthernetLayer(ns.openTap());
+        // The kernel already holds 2001:db8::1; we try to take it.
+        const ipv6 = new Ipv6Layer(ethernet, { cidr: "2001:db8::1/64" });
+        try {
+          await ipv6.settled();
+          assert.equal(ipv6.counters.get("dad-failed"), 1, JSON.stringify(ipv6.counters.snapshot()));
+          assert.deepEqual(ipv6.configuredAddresses().map((a) => a.address), [ipv6.addressInfo()[0]!.address], "only the link-local address is left");
+          assert.match(ipv6.addressInfo()[0]!.address, /^fe80::/);
+          // Now the kernel tries (with DAD) to take our link-local address.
+          const ours = ipv6.addressInfo()[0]!.address;
+          await ns.exec("ip", ["-6", "addr", "add", `${ours}/64`, "dev", ns.tap]);
+          let state = "";
+          for (let i = 0; i < 60 && !/dadfailed/.test(state); i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            state = (await ns.exec("ip", ["-6", "addr", "show", "dev", ns.tap])).stdout;
+          }
+          assert.match(state, new RegExp(`${ours}/64 scope link.*dadfailed`), state);
+        } finally {
+          await ipv6.disconnect();
+          await ethernet.disconnect();
+        }
+      },
+      { kernelAddress: "2001:db8::1/64", timeoutMs: 60_000 },
+    ));
+
   it("takes a SLAAC address, a default router and the MTU from radvd, and answers ping there", { skip: noRadvd }, () =>
     withV6(
       async (ns, s) => {
