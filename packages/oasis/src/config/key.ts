@@ -67,7 +67,10 @@ export function pure<T>(v: T): Value<T> {
   return makeValue([], () => v);
 }
 
-export class KeyParseError extends Error {}
+/** A bad key value; `message` says what is expected. Recognised by name: config.ts runs with its own copy of this module. */
+export class KeyParseError extends Error {
+  override name = "KeyParseError";
+}
 
 function bad(expected: string): never {
   throw new KeyParseError(expected);

@@ -36,7 +36,8 @@ export function parseKeys(keys: Key<unknown>[], args: string[]): { values: Map<s
   const cmd = new Command("oasis configure").exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
   cmd.allowExcessArguments(false);
   for (const k of keys) {
-    const flags = `${k.spec.short ? `-${k.spec.short}, ` : ""}--${k.name}${k.spec.flag ? "" : " <value>"}`;
+    // A flag alone means true; --dhcp=false and --no-dhcp turn it off.
+    const flags = `${k.spec.short ? `-${k.spec.short}, ` : ""}--${k.name}${k.spec.flag ? " [bool]" : " <value>"}`;
     cmd.option(flags, k.spec.doc);
     if (k.spec.flag) cmd.option(`--no-${k.name}`);
   }
@@ -63,7 +64,7 @@ export function parseKeys(keys: Key<unknown>[], args: string[]): { values: Map<s
       try {
         values.set(k.name, k.spec.parse(String(raw)));
       } catch (e) {
-        if (e instanceof KeyParseError) throw new ToolError(`invalid value '${String(raw)}' for --${k.name}: expected ${e.message}`, 64);
+        if (e instanceof KeyParseError || (e instanceof Error && e.name === "KeyParseError")) throw new ToolError(`invalid value '${String(raw)}' for --${k.name}: expected ${e.message}`, 64);
         throw e;
       }
     }

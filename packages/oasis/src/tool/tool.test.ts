@@ -162,6 +162,13 @@ test("describe prints keys, and --dot renders with Graphviz", async () => {
   assert.match(d.stdout, /net=direct\b(?! \(default\))/);
   assert.match(d.stdout, /kv-ro=crunch \(default\)/);
   assert.match(d.stdout, /network tap0/);
+  for (const [flag, value] of [["--dhcp", "true"], ["--dhcp=true", "true"], ["--dhcp=false", "false"], ["--no-dhcp", "false"]]) {
+    const r = await oasis(["describe", "--net=direct", flag!], { cwd: dir });
+    assert.match(r.stdout, new RegExp(`dhcp=${value}`), `${flag}`);
+  }
+  const badFlag = await oasis(["describe", "--dhcp=maybe"], { cwd: dir });
+  assert.equal(badFlag.code, 64, badFlag.stderr);
+  assert.match(badFlag.stderr, /invalid value 'maybe' for --dhcp: expected true or false/);
   for (const extra of [[], ["--no-eval"]]) {
     const dot = await oasis(["describe", "--dot", ...extra], { cwd: dir });
     assert.equal(dot.code, 0, dot.stderr);
