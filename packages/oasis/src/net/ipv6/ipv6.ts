@@ -69,12 +69,8 @@ import {
   UNREACHABLE_PORT,
   emitMldv2Report,
   ICMPV6_MLD_QUERY,
-  MLD_CHANGE_TO_EXCLUDE,
-  MLD_CHANGE_TO_INCLUDE,
-  MLD_MODE_IS_EXCLUDE,
   MLDV2_ROUTERS,
   mldv2ReportLength,
-  parseMldQuery,
   type MldRecord,
 } from "../wire/icmpv6.ts";
 import { emitNdp, isNdpType, ndpLength, NDP_INFINITE_LIFETIME, parseNdp, type NdpRepr, type PrefixInformation, type Redirect, type RouterAdvertisement } from "../wire/ndp.ts";
@@ -82,6 +78,7 @@ import { systemClock, type Clock } from "../stack/clock.ts";
 import { EthernetLayer } from "../ethernet/ethernet.ts";
 import { NeighbourCache, type NeighbourOptions } from "./neighbours.ts";
 import { Ipv6Reassembler, type Ipv6ReassemblyOptions } from "./reassembly.ts";
+import { MulticastListener } from "./mld.ts";
 
 const log = source("ipv6", "IPv6 layer");
 
@@ -205,10 +202,8 @@ export class Ipv6Layer implements Ipv6 {
   private readonly prefixes: OnLinkPrefix[] = [];
   private gateway: Uint8Array | null = null;
   private readonly pmtu = new Map<string, { mtu: number; until: number }>();
-  /** Multicast groups announced with MLDv2 (solicited-node groups of our addresses), by text. */
-  private readonly groups = new Map<string, Uint8Array>();
-  private mldQueryCancel: () => void = () => {};
-  private readonly mld: boolean;
+  /** MLDv2 for our groups; null when turned off. */
+  private readonly mld: MulticastListener | null;
   /** Better first hops learnt from redirects, by destination. */
   private readonly redirects = new Map<string, { target: Uint8Array; until: number }>();
   private readonly handlers: Array<IpHandler | undefined> = new Array(256).fill(undefined);
@@ -220,8 +215,6 @@ export class Ipv6Layer implements Ipv6 {
   private readonly errorRate: number;
   private readonly errorBurst: number;
   private rsCancel: () => void = () => {};
-  /** Pending one-shot timers (cancelled on disconnect). */
-  private readonly oneShots = new Set<() => void>();
   private rsStarted = false;
   private rsSent = 0;
   private raSeen = false;
@@ -250,7 +243,6 @@ export class Ipv6Layer implements Ipv6 {
     this.reachableTime = this.randomReachableTime();
     this.acceptRa = options.acceptRouterAdvertisements ?? true;
     this.dadTransmits = options.dadTransmits ?? 1;
-    this.mld = options.mld ?? true;
     this.maxDelay = options.maxSolicitationDelayMs ?? 1000;
     this.rsCount = options.routerSolicitations ?? 3;
     this.rsInterval = options.routerSolicitationIntervalMs ?? 4000;
@@ -272,6 +264,7 @@ export class Ipv6Layer implements Ipv6 {
       },
       options.neighbours,
     );
+    this.mld = (options.mld ?? true) ? new MulticastListener(this.clock, this.counters, this.random, (records) => this.sendMld(records)) : null;
     this.reassembler = new Ipv6Reassembler(this.clock, this.counters, options.reassembly, (first) => this.sendError(ICMPV6_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0, first));
     this.icmp = {
       write: (dst, message, o) => this.writeIcmp(dst, message, o),
@@ -439,9 +432,7 @@ export class Ipv6Layer implements Ipv6 {
     if (this.closed) return;
     this.closed = true;
     this.rsCancel();
-    this.mldQueryCancel();
-    for (const c of this.oneShots) c();
-    this.oneShots.clear();
+    this.mld?.stop();
     for (const a of this.addresses) for (const t of [...a.timers, ...a.dadTimers]) t();
     for (const r of this.routers) r.cancel();
     for (const p of this.prefixes) p.cancel();
@@ -552,34 +543,14 @@ export class Ipv6Layer implements Ipv6 {
   }
 
   // ---- multicast listener discovery ------------------------------------------------------------
-  /** Announces joined and left solicited-node groups (state-change reports, sent twice: RFC 3810 §6.1). */
+  /** Our groups: the solicited-node groups of every address, tentative ones included (DAD listens there). */
   private syncGroups(): void {
-    if (!this.mld || this.closed) return;
-    const wanted = new Map<string, Uint8Array>();
-    for (const o of this.addresses) {
-      const g = solicitedNodeAddress(o.address);
-      wanted.set(ipv6Text(g), g);
-    }
-    const records: MldRecord[] = [];
-    for (const [k, g] of wanted) if (!this.groups.has(k)) records.push({ type: MLD_CHANGE_TO_EXCLUDE, group: g, sources: [] });
-    for (const [k, g] of this.groups) if (!wanted.has(k)) records.push({ type: MLD_CHANGE_TO_INCLUDE, group: g, sources: [] });
-    this.groups.clear();
-    for (const [k, g] of wanted) this.groups.set(k, g);
-    if (records.length === 0) return;
-    this.sendMld(records);
-    this.later(1000, () => this.sendMld(records));
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const cancel = this.clock.setTimer(ms, () => {
-      this.oneShots.delete(cancel);
-      fn();
-    });
-    this.oneShots.add(cancel);
+    if (this.closed) return;
+    this.mld?.set(this.addresses.map((o) => solicitedNodeAddress(o.address)));
   }
 
   private sendMld(records: MldRecord[]): void {
-    if (this.closed || records.length === 0) return;
+    if (this.closed) return;
     const ll = this.addresses.find((a) => a.origin === "link-local" && this.usable(a));
     // RFC 3590: from the link-local address, or from :: while it is still tentative.
     const src = ll?.address ?? IPV6_UNSPECIFIED;
@@ -597,22 +568,6 @@ export class Ipv6Layer implements Ipv6 {
       this.counters.add("send-failed");
       log.debug(() => `MLD report not sent: ${e instanceof Error ? e.message : String(e)}`);
     }
-  }
-
-  /** A query: report the groups asked about, after a random delay within the allowed response time. */
-  private mldQuery(src: Uint8Array, message: Uint8Array): void {
-    if (!this.mld) return;
-    if (!isIpv6LinkLocal(src)) return this.counters.add("mld-query-not-link-local");
-    const q = parseMldQuery(message);
-    if (q instanceof WireError) return this.counters.add(q.reason);
-    const general = isIpv6Unspecified(q.group);
-    const asked = general ? [...this.groups.values()] : [...this.groups.values()].filter((g) => ipv6Equal(g, q.group));
-    if (asked.length === 0) return;
-    this.counters.add("mld-query");
-    this.mldQueryCancel();
-    this.mldQueryCancel = this.clock.setTimer(q.maxResponseMs > 0 ? this.random(q.maxResponseMs) : 0, () =>
-      this.sendMld(asked.filter((g) => this.groups.has(ipv6Text(g))).map((group) => ({ type: MLD_MODE_IS_EXCLUDE, group, sources: [] }))),
-    );
   }
 
   /** Timers that deprecate the address at `preferredUntil` and remove it at `validUntil`. */
@@ -929,7 +884,7 @@ export class Ipv6Layer implements Ipv6 {
         }
       }
     } else if (type === ICMPV6_MLD_QUERY) {
-      this.mldQuery(src, message);
+      this.mld?.query(src, message);
     } else if (type === ICMPV6_PACKET_TOO_BIG) {
       this.packetTooBig(r.rest, r.data);
     } else if (isIcmpv6Error(type)) {
