@@ -64,6 +64,7 @@ import {
   ICMPV6_TIME_EXCEEDED,
   isIcmpv6Error,
   parseIcmpv6,
+  PARAMETER_HEADER_FIELD,
   PARAMETER_UNKNOWN_NEXT_HEADER,
   TIME_EXCEEDED_REASSEMBLY,
   UNREACHABLE_PORT,
@@ -265,7 +266,13 @@ export class Ipv6Layer implements Ipv6 {
       options.neighbours,
     );
     this.mld = (options.mld ?? true) ? new MulticastListener(this.clock, this.counters, this.random, (records) => this.sendMld(records)) : null;
-    this.reassembler = new Ipv6Reassembler(this.clock, this.counters, options.reassembly, (first) => this.sendError(ICMPV6_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0, first));
+    this.reassembler = new Ipv6Reassembler(
+      this.clock,
+      this.counters,
+      options.reassembly,
+      (first) => this.sendError(ICMPV6_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0, first),
+      (fragment, pointer) => this.sendError(ICMPV6_PARAMETER_PROBLEM, PARAMETER_HEADER_FIELD, pointer, fragment),
+    );
     this.icmp = {
       write: (dst, message, o) => this.writeIcmp(dst, message, o),
       listen: (handler) => {

@@ -44,12 +44,17 @@ export class Ipv6Reassembler {
   private readonly timeoutMs: number;
   private readonly memoryLimit: number;
 
-  /** `onTimeout` gets the first fragment of a datagram that never completed (if it came). */
+  /**
+   * `onTimeout` gets the first fragment of a datagram that never completed (if it came);
+   * `onBadField` a fragment refused for a header field (RFC 8200 §4.5: a Parameter Problem
+   * pointing at `pointer`).
+   */
   constructor(
     private readonly clock: Clock,
     private readonly counters: Counters,
     options: Ipv6ReassemblyOptions = {},
     private readonly onTimeout: (firstFragment: Uint8Array) => void = () => {},
+    private readonly onBadField: (fragment: Uint8Array, pointer: number) => void = () => {},
   ) {
     this.maxFragments = options.maxFragments ?? 64;
     this.timeoutMs = options.timeoutMs ?? 60_000;
@@ -72,10 +77,12 @@ export class Ipv6Reassembler {
     const len = end - dataAt;
     if (f.more && (len === 0 || len % 8 !== 0)) {
       this.counters.add("bad-fragment-length");
+      this.onBadField(packet.subarray(0, end), 4); // the payload length field
       return null;
     }
     if (f.offset + len > MAX_PAYLOAD - (dataAt - IPV6_HEADER_LENGTH - 8)) {
       this.counters.add("fragment-too-large");
+      this.onBadField(packet.subarray(0, end), f.headerAt + 2); // the fragment offset field
       return null;
     }
     if (f.offset === 0) {

@@ -220,12 +220,21 @@ test("reassembly refuses overlaps, counts what it drops, and reports a timeout w
   raw.port.write(fragmentFrame(aMac, raw.mac, src, dst, 3, 0, true, udp.subarray(0, 16)));
   raw.port.write(fragmentFrame(aMac, raw.mac, src, dst, 3, 8, true, udp.subarray(8, 24)));
   raw.port.write(fragmentFrame(aMac, raw.mac, src, dst, 3, 16, false, udp.subarray(16)));
+  // A non-final fragment that is not a multiple of 8 bytes: Parameter Problem at the payload length.
+  raw.port.write(fragmentFrame(aMac, raw.mac, src, dst, 5, 0, true, udp.subarray(0, 12)));
+  // One that would end past 65535 bytes: Parameter Problem at the fragment offset.
+  raw.port.write(fragmentFrame(aMac, raw.mac, src, dst, 6, 65528, true, udp.subarray(0, 16)));
   // A first fragment alone times out after 60 s.
   raw.port.write(fragmentFrame(aMac, raw.mac, src, dst, 4, 0, true, udp.subarray(0, 16)));
   await advance(sw, clock, 10);
   assert.equal(got.length, 2, JSON.stringify(a.ipv6.counters.snapshot()));
   assert.deepEqual(got[0]!.data, payload);
   assert.equal(a.ipv6.counters.get("fragment-overlap"), 1);
+  const problems = raw.seen.filter((d) => d.icmp?.type === ICMPV6_PARAMETER_PROBLEM).map((d) => [d.icmp!.code, d.icmp!.rest]);
+  assert.deepEqual(problems, [
+    [0, 4],
+    [0, 42],
+  ]);
   await advance(sw, clock, 60_000, 5000);
   assert.equal(a.ipv6.counters.get("reassembly-timeout"), 2, "datagram 3's leftover and datagram 4");
   // Only a datagram whose first fragment came is reported (RFC 8200 §4.5): datagram 4.
