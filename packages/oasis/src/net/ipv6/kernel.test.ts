@@ -91,9 +91,14 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /Connection refused/);
       const server = ns.spawn("socat", ["-u", "UDP6-RECV:9000", "STDOUT"]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await s.udp.write("2001:db8::1", 9000, new TextEncoder().encode("from oasis\n"));
-      await server.waitFor(/from oasis/, 5000);
+      // socat may not be bound yet on a loaded machine: send until it prints one.
+      const heard = server.waitFor(/from oasis/, 20_000);
+      const resend = setInterval(() => void s.udp.write("2001:db8::1", 9000, new TextEncoder().encode("from oasis\n")), 200);
+      try {
+        await heard;
+      } finally {
+        clearInterval(resend);
+      }
       await server.stop();
     }));
 
@@ -115,9 +120,17 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
       assert.equal(echoed, sent);
       const server = ns.spawn("socat", ["-u", "TCP6-LISTEN:9000,reuseaddr", "SYSTEM:sha256sum"]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
       const data = new Uint8Array(200_000).map((_, i) => (i * 31) % 256);
-      const flow = await tcp.connect("2001:db8::1", 9000);
+      // Refused until socat listens (a loaded machine may take a while to start it).
+      let flow: TcpFlow | undefined;
+      for (let i = 0; flow === undefined; i++) {
+        try {
+          flow = await tcp.connect("2001:db8::1", 9000);
+        } catch (e) {
+          if (i >= 50) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
       await flow.write(data);
       await flow.close();
       await server.waitFor(new RegExp(createHash("sha256").update(data).digest("hex")), 20_000);
