@@ -30,6 +30,7 @@ import {
   ipv6PseudoSum,
   ipv6Text,
   isIpv6LinkLocal,
+  isIpv6Loopback,
   isIpv6Multicast,
   isIpv6Unspecified,
   linkLocalAddress,
@@ -356,6 +357,7 @@ export class Ipv6Layer implements Ipv6 {
       if (!dst.includes(":")) throw new IpError("no-route", `no route to IPv4 address ${dst}: this IP layer is IPv6 only`);
       throw new IpError("invalid-address", `'${dst}' is not an IPv6 address (expected e.g. 2001:db8::1)`);
     }
+    if (isIpv6Unspecified(d) || isIpv6Loopback(d)) throw new IpError("invalid-address", `cannot send to ${dst}: the unspecified and loopback addresses are not destinations on a link`);
     let src: Uint8Array;
     if (options?.src !== undefined) {
       const s = ipv6Bytes(options.src);

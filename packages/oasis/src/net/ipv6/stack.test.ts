@@ -118,6 +118,9 @@ test("UDP over IPv6 through the dual-stack layer, next to IPv4, with fragments a
   assert.equal(atA[0]!.src, "2001:db8::b");
   assert.equal(a.ip.mtu("2001:db8::b"), 1460);
   assert.throws(() => a.ipv6.write("2001:db8::b", PROTO_UDP, new Uint8Array(2000), { fragment: false }), (e: unknown) => e instanceof IpError && e.code === "would-fragment");
+  for (const bad of ["::", "::1"]) assert.throws(() => a.ipv6.write(bad, PROTO_UDP, new Uint8Array(8)), (e: unknown) => e instanceof IpError && e.code === "invalid-address");
+  assert.throws(() => a.ipv6.write("2001:db8::zz", PROTO_UDP, new Uint8Array(8)), /is not an IPv6 address/);
+  assert.throws(() => a.ipv6.write("192.0.2.11", PROTO_UDP, new Uint8Array(8)), /this IP layer is IPv6 only/);
 });
 
 test("closed UDP ports get ICMPv6 port unreachable (rate limited); unknown next headers a parameter problem", async () => {
