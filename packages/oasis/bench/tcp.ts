@@ -3,6 +3,9 @@
 //
 //   npm run bench:tcp                 (MB=200 for a longer run)
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { netnsUnavailable, withNetns, type Netns } from "../../../test/support/netns.ts";
 import { measureTapRx } from "../../../test/support/tap-ceiling.ts";
 import type { TcpFlow } from "../src/devices/tcp.ts";
@@ -80,6 +83,57 @@ async function oasisSend(ns: Netns, bytes: number): Promise<Row> {
   return { name: "Oasis → kernel (Oasis sends)", bytes: Number(m[1]), seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.retransmits} retransmits` };
 }
 
+/** Builds the lwIP comparison program (bench/lwip/lwip_bench.c against Debian's liblwip-dev). */
+function buildLwip(dir: string): string | null {
+  const src = new URL("./lwip/lwip_bench.c", import.meta.url).pathname;
+  const out = join(dir, "lwip_bench");
+  const flags = spawnSync("pkg-config", ["--cflags", "--libs", "lwip"], { encoding: "utf8" });
+  if (flags.status !== 0) return null;
+  const cc = spawnSync("cc", ["-O2", "-o", out, src, ...flags.stdout.trim().split(/\s+/)], { encoding: "utf8" });
+  if (cc.status !== 0) {
+    console.error(`lwIP comparison skipped: cannot build ${src}:\n${cc.stderr}`);
+    return null;
+  }
+  return out;
+}
+
+function lwipResult(text: string): { bytes: number; seconds: number } {
+  const m = /\{"bytes": (\d+), "seconds": ([0-9.]+)\}/.exec(text);
+  if (!m) throw new Error(`lwip_bench printed no result:\n${text}`);
+  return { bytes: Number(m[1]), seconds: Number(m[2]) };
+}
+
+async function lwipReceive(ns: Netns, binary: string, bytes: number): Promise<Row> {
+  const p = ns.spawn(binary, ["recv", "5003"], { env: { ...process.env, PRECONFIGURED_TAPIF: ns.tap } });
+  await p.waitFor(/listening/, 10_000).catch(async (e) => {
+    await p.stop();
+    throw e;
+  });
+  try {
+    await ns.exec("sh", ["-c", `head -c ${bytes} /dev/zero | socat -u - TCP:${OURS}:5003`], { timeoutMs: 60_000 });
+    await p.waitFor(/"seconds"/, 30_000);
+  } finally {
+    await p.stop();
+  }
+  const r = lwipResult(p.output());
+  return { name: "kernel → lwIP (lwIP receives)", bytes: r.bytes, seconds: r.seconds, cpuSeconds: NaN, note: "lwIP 2.1.3, Debian build (64 KiB window)" };
+}
+
+async function lwipSend(ns: Netns, binary: string, bytes: number): Promise<Row> {
+  const sink = ns.spawn("sh", ["-c", `socat -u TCP-LISTEN:5004,reuseaddr - | wc -c`]);
+  await new Promise((r) => setTimeout(r, 300));
+  const p = ns.spawn(binary, ["send", KERNEL, "5004", String(bytes)], { env: { ...process.env, PRECONFIGURED_TAPIF: ns.tap } });
+  try {
+    await p.waitFor(/"seconds"/, 60_000);
+    const m = await sink.waitFor(/^\s*(\d+)\s*$/m, 30_000);
+    const r = lwipResult(p.output());
+    return { name: "lwIP → kernel (lwIP sends)", bytes: Number(m[1]), seconds: r.seconds, cpuSeconds: NaN, note: "lwIP 2.1.3, Debian build" };
+  } finally {
+    await p.stop();
+    await sink.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const why = netnsUnavailable();
   if (why) {
@@ -89,6 +143,7 @@ async function main(): Promise<void> {
   const mb = Number(process.env.MB ?? 100);
   const bytes = mb * 1_000_000;
   const rows: Row[] = [];
+  const lwipFailures: string[] = [];
   let ceilingBps = 0;
   await withNetns(
     async (ns) => {
@@ -97,18 +152,41 @@ async function main(): Promise<void> {
       rows.push({ name: "raw TAP ceiling (kernel → JS, 1514-byte frames, TCP payload share)", bytes: c.frames * 1460, seconds: c.seconds, cpuSeconds: c.readerCpuSeconds, note: "tap-blaster, no stack" });
       rows.push(await oasisReceive(ns, bytes));
       rows.push(await oasisSend(ns, bytes));
+      const dir = mkdtempSync(join(tmpdir(), "oasis-bench-lwip-"));
+      try {
+        const lwip = buildLwip(dir);
+        if (lwip) {
+          for (const run of [lwipReceive, lwipSend]) {
+            try {
+              rows.push(await run(ns, lwip, bytes));
+            } catch (e) {
+              lwipFailures.push(e instanceof Error ? e.message.split("\n").slice(0, 3).join(" ") : String(e));
+            }
+          }
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
     { kernelAddress: `${KERNEL}/24`, timeoutMs: 600_000 },
   );
   console.log(`Oasis TCP over a TAP against the Linux kernel, ${mb} MB per transfer\n`);
-  console.log("| what | MB | seconds | Mbit/s | vs TAP ceiling | MB per CPU-s | notes |");
-  console.log("|------|---:|--------:|-------:|---------------:|-------------:|-------|");
+  const lwipRate = (name: string) => {
+    const r = rows.find((x) => x.name.startsWith(name));
+    return r ? (r.bytes * 8) / r.seconds : NaN;
+  };
+  const lwipRecv = lwipRate("kernel → lwIP");
+  const lwipSendRate = lwipRate("lwIP → kernel");
+  console.log("| what | MB | seconds | Mbit/s | vs TAP ceiling | vs lwIP same direction | MB per CPU-s | notes |");
+  console.log("|------|---:|--------:|-------:|---------------:|-----------------------:|-------------:|-------|");
   for (const r of rows) {
     const bps = (r.bytes * 8) / r.seconds;
+    const vsLwip = r.name.includes("Oasis receives") ? bps / lwipRecv : r.name.includes("Oasis sends") ? bps / lwipSendRate : NaN;
     console.log(
-      `| ${r.name} | ${(r.bytes / 1e6).toFixed(1)} | ${r.seconds.toFixed(2)} | ${(bps / 1e6).toFixed(0)} | ${(bps / ceilingBps).toFixed(2)}× | ${(r.bytes / 1e6 / r.cpuSeconds).toFixed(0)} | ${r.note} |`,
+      `| ${r.name} | ${(r.bytes / 1e6).toFixed(1)} | ${r.seconds.toFixed(2)} | ${(bps / 1e6).toFixed(0)} | ${(bps / ceilingBps).toFixed(2)}× | ${Number.isNaN(vsLwip) ? "" : vsLwip.toFixed(2) + "×"} | ${Number.isNaN(r.cpuSeconds) ? "" : (r.bytes / 1e6 / r.cpuSeconds).toFixed(0)} | ${r.note} |`,
     );
   }
+  for (const f of lwipFailures) console.log(`\nlwIP comparison failed: ${f}`);
   const cpu = spawnSync("nproc", { encoding: "utf8" }).stdout.trim();
   console.log(`\n${cpu} CPUs; node ${process.version}. The ceiling counts only frames into JS; TCP also sends ACKs back.`);
 }
