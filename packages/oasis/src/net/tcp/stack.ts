@@ -153,7 +153,14 @@ export class TcpStack implements Tcp, ConnectionHost {
       conn = undefined;
     }
     if (conn) {
-      conn.input(r, now);
+      try {
+        conn.input(r, now);
+      } catch (e) {
+        // A bug must not take the stack down with one segment: count it, drop the connection.
+        countDrop(c, "internal-error");
+        this.log.warn(`internal error on the connection with ${src}:${srcPort}: ${e instanceof Error ? e.stack : String(e)}; resetting it`);
+        conn.abort();
+      }
       return;
     }
     const listener = this.listeners.get(dstPort);
