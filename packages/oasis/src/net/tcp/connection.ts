@@ -135,6 +135,9 @@ export class Connection implements TcpFlow, Timed {
 
   // Timers (absolute ms, Infinity when off).
   private rtoAt = Infinity;
+  /** Tail loss probe (RFC 8985 §7): one probe per flight, well before the RTO. */
+  private tlpAt = Infinity;
+  private tlpSent = false;
   private delAckAt = Infinity;
   private keepAt = Infinity;
   private closeAt = Infinity;
@@ -512,6 +515,8 @@ export class Connection implements TcpFlow, Timed {
       }
       this.dupAcks = 0;
       this.rtoAt = this.sndUna < this.sndMax ? now + this.rto : Infinity;
+      this.tlpAt = Infinity;
+      this.tlpSent = false;
       this.afterAcked(now);
       if (this.state === "CLOSED") return false;
       this.pumpWrites();
@@ -986,7 +991,15 @@ export class Connection implements TcpFlow, Timed {
     if (this.keepalive && this.keepAt === Infinity && (this.state === "ESTABLISHED" || this.state === "CLOSE_WAIT")) {
       this.keepAt = this.lastHeard + this.keepalive.afterMs;
     }
-    const at = Math.min(this.rtoAt, this.delAckAt, this.keepAt, this.closeAt);
+    if (this.tlpAt === Infinity && !this.tlpSent && this.sackOk && !this.inRecovery && this.srtt >= 0 && this.sndMax > this.sndUna && this.rtoAt < Infinity) {
+      const st = this.state;
+      if (st === "ESTABLISHED" || st === "CLOSE_WAIT" || st === "FIN_WAIT_1" || st === "LAST_ACK" || st === "CLOSING") {
+        // PTO: two RTTs, plus room for a delayed ACK when only one segment is out.
+        const pto = Math.max(2 * this.srtt, 10) + (this.sndMax - this.sndUna <= this.mss ? 200 : 0);
+        if (now + pto < this.rtoAt) this.tlpAt = now + pto;
+      }
+    }
+    const at = Math.min(this.rtoAt, this.tlpAt, this.delAckAt, this.keepAt, this.closeAt);
     if (at < Infinity) this.host.timers.schedule(this, at);
   }
 
@@ -1010,6 +1023,10 @@ export class Connection implements TcpFlow, Timed {
       this.onRto(now);
       if (this.isClosed()) return;
     }
+    if (this.tlpAt <= now) {
+      this.tlpAt = Infinity;
+      this.onTailLossProbe(now);
+    }
     if (this.delAckAt <= now) {
       this.delAckAt = Infinity;
       this.ackNow = true;
@@ -1021,6 +1038,31 @@ export class Connection implements TcpFlow, Timed {
       if (this.isClosed()) return;
     }
     this.armTimers(now);
+  }
+
+  /**
+   * The last segments of a flight were maybe lost and no ACK will say so: send one segment
+   * (new data if the windows allow, else the last one again) so the peer's SACK reveals the
+   * loss and recovery starts without waiting for the RTO.
+   */
+  private onTailLossProbe(now: number): void {
+    if (this.inRecovery || this.sndMax <= this.sndUna || this.sndNxt !== this.sndMax) return;
+    this.tlpSent = true;
+    const dataEnd = this.sndBuf.endPos;
+    const room = Math.min(this.sndUna + this.sndWnd - this.sndMax, this.segmentRoom());
+    let sent = 0;
+    if (dataEnd > this.sndMax && room > 0) {
+      sent = this.transmitRange(this.sndMax, Math.min(room, dataEnd - this.sndMax));
+      this.sndNxt = this.sndMax = this.sndMax + sent;
+    } else {
+      const start = Math.max(this.sndUna, this.sndMax - this.segmentRoom());
+      sent = this.transmitRange(start, this.sndMax - start);
+      if (sent > 0) this.host.counters.retransmits++;
+    }
+    if (sent > 0) {
+      this.host.counters.tailLossProbes++;
+      this.rtoAt = now + this.rto;
+    }
   }
 
   private backoff(): void {
@@ -1071,6 +1113,9 @@ export class Connection implements TcpFlow, Timed {
       this.rtoAt = now + this.rto;
       return;
     }
+    // No probes during RTO recovery (RFC 8985 §7.2): the next advancing ACK allows them again.
+    this.tlpAt = Infinity;
+    this.tlpSent = true;
     this.cc.onTimeout(flight);
     this.inRecovery = false;
     this.rxtLog.length = 0;
@@ -1143,7 +1188,7 @@ export class Connection implements TcpFlow, Timed {
     const from = this.state;
     this.state = "CLOSED";
     this.host.timers.cancel(this);
-    this.rtoAt = this.delAckAt = this.keepAt = this.closeAt = Infinity;
+    this.rtoAt = this.tlpAt = this.delAckAt = this.keepAt = this.closeAt = Infinity;
     if (err && !this.error) this.error = err;
     this.host.closed(this, from);
     const open = this.openWaiter;

@@ -34,6 +34,8 @@ export interface TcpCounters {
   /** Retransmission timer expiries. */
   rtoExpiries: number;
   fastRecoveries: number;
+  /** Tail loss probes sent (RFC 8985), each saving a likely RTO. */
+  tailLossProbes: number;
   /** Retransmissions found lost again during SACK recovery (and resent without waiting for the RTO). */
   lostRetransmits: number;
   /** Segments that arrived ahead of a gap and were queued (not dropped). */
@@ -67,6 +69,7 @@ export function newCounters(): TcpCounters {
     retransmits: 0,
     rtoExpiries: 0,
     fastRecoveries: 0,
+    tailLossProbes: 0,
     lostRetransmits: 0,
     outOfOrder: 0,
     challengeAcks: 0,

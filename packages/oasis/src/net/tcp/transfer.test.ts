@@ -119,3 +119,32 @@ test("honours the send buffer bound: write resolves only when the data fits", as
   await net.clock.run(flow.close());
   assert.equal((await got).length, 40 * 8192);
 });
+
+test("probes a lost tail with one segment instead of waiting for the RTO", async () => {
+  const net = new TestNet({ faults: { delayMs: 10 } });
+  const a = net.tcp("192.0.2.1", { minRtoMs: 1000 });
+  const b = net.tcp("192.0.2.2");
+  let got: Uint8Array | null = null;
+  b.listen(9, async (f) => {
+    got = await readAll(f);
+  });
+  const flow = await net.clock.run(a.connect("192.0.2.2", 9));
+  const data = pattern(20 * 1448);
+  // Drop the last data segment once.
+  let dropped = false;
+  net.faults.drop = (s) => {
+    if (!dropped && s.src === "192.0.2.1" && s.tcp.payload.length > 0 && (s.tcp.flags & 8) !== 0) return (dropped = true);
+    return false;
+  };
+  const t0 = net.clock.nowMs();
+  await net.clock.run(flow.write(data));
+  await net.clock.runUntil(() => a.connection(flow.local, flow.remote)!.debugState().sndUna === data.length + 1);
+  const s = a.stats();
+  assert.ok(dropped);
+  assert.equal(s.tailLossProbes, 1);
+  assert.equal(s.rtoExpiries, 0);
+  assert.ok(net.clock.nowMs() - t0 < 1000, `recovered after ${net.clock.nowMs() - t0} ms`);
+  await net.clock.run(flow.close());
+  await net.clock.runUntil(() => got !== null);
+  assert.ok(Buffer.from(got!).equals(Buffer.from(data)));
+});
