@@ -75,6 +75,12 @@ test("exchanges 4 MB byte-exact with the kernel through loss, reordering, duplic
       assert.equal(echoed, sent);
       const s = tcp.stats();
       assert.ok(s.retransmits > 0 && (s.drops["bad-checksum"] ?? 0) > 0, JSON.stringify(s));
+      assert.ok(s.fastRecoveries > 0, "our losses were repaired by SACK recovery");
+      // The kernel repaired its losses from our SACK blocks.
+      const nstat = (await ns.exec("nstat", ["-az", "TcpExtTCPSackRecovery", "TcpExtTCPSACKReneging"])).stdout;
+      const kernelSackRecoveries = Number(/TcpExtTCPSackRecovery\s+(\d+)/.exec(nstat)?.[1] ?? 0);
+      assert.ok(kernelSackRecoveries > 0, nstat);
+      assert.match(nstat, /TcpExtTCPSACKReneging\s+0\b/);
       await waitEmpty(tcp);
       await tap.disconnect();
     },
