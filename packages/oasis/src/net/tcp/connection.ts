@@ -948,6 +948,7 @@ export class Connection implements TcpFlow, Timed {
     const threshold = Math.min(this.host.config.receiveBufferSize / 2, this.mss);
     if (right < this.rcvAdv || right - this.rcvAdv < threshold) right = Math.max(this.rcvAdv, this.rcvNxt);
     const field = Math.min((right - this.rcvNxt) >> this.rcvWScale, 0xffff);
+    if (field === 0) this.host.counters.zeroWindowsSent++;
     const adv = this.rcvNxt + field * 2 ** this.rcvWScale;
     if (adv > this.rcvAdv) this.rcvAdv = adv;
     return field;
@@ -1240,6 +1241,7 @@ export class Connection implements TcpFlow, Timed {
     const possible = this.freeSpace();
     const buf = this.host.config.receiveBufferSize;
     if (advertised < buf / 2 && possible - advertised >= Math.min(buf / 2, 2 * this.mss)) {
+      this.host.counters.windowUpdates++;
       this.ackNow = true;
       this.output(this.host.clock.nowMs());
     }

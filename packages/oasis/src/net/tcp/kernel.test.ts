@@ -139,6 +139,37 @@ test("serves curl a 1 MB response with options and checksums that tshark decodes
   ),
 );
 
+test("reads slowly from a fast kernel sender: the window closes and reopens, nothing is lost", { skip, timeout: 120_000 }, () =>
+  withNetns(
+    async (ns) => {
+      const tap = ns.openTap();
+      const tcp = tcpOver(tap, { receiveBufferSize: 64 * 1024 });
+      const hash = createHash("sha256");
+      let received = 0;
+      tcp.listen(8082, async (flow: TcpFlow) => {
+        for (let i = 0; ; i++) {
+          // The first reads are slow: the kernel fills our 64 KiB window and has to wait.
+          if (i < 30) await new Promise((r) => setTimeout(r, 20));
+          const c = await flow.read();
+          if (c === null) break;
+          received += c.length;
+          hash.update(c);
+        }
+        await flow.close();
+      });
+      const r = await ns.exec("sh", ["-c", "f=$(mktemp); head -c 3000000 /dev/urandom > $f; socat -u FILE:$f TCP:192.0.2.2:8082; sha256sum < $f; rm -f $f"], { timeoutMs: 100_000 });
+      await waitEmpty(tcp);
+      assert.equal(received, 3_000_000);
+      assert.equal(hash.digest("hex"), r.stdout.split(" ")[0]);
+      const s = tcp.stats();
+      assert.ok(s.zeroWindowsSent > 0, "the window closed");
+      assert.ok(s.windowUpdates > 0, "and reopened with window updates");
+      await tap.disconnect();
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 110_000 },
+  ),
+);
+
 test("sends 4 MB byte-exact to a kernel receiver that reads slowly", { skip, timeout: 120_000 }, () =>
   withNetns(
     async (ns) => {

@@ -41,6 +41,10 @@ export interface TcpCounters {
   /** Segments that arrived ahead of a gap and were queued (not dropped). */
   outOfOrder: number;
   challengeAcks: number;
+  /** Segments sent advertising a zero window (a slow reader). */
+  zeroWindowsSent: number;
+  /** ACKs sent because the application read and the window reopened. */
+  windowUpdates: number;
   resetsSent: number;
   resetsReceived: number;
   activeOpens: number;
@@ -73,6 +77,8 @@ export function newCounters(): TcpCounters {
     lostRetransmits: 0,
     outOfOrder: 0,
     challengeAcks: 0,
+    zeroWindowsSent: 0,
+    windowUpdates: 0,
     resetsSent: 0,
     resetsReceived: 0,
     activeOpens: 0,
