@@ -921,7 +921,7 @@ export class Connection implements TcpFlow, Timed {
     emitTcpHeader(h, header);
     const parts: Uint8Array[] = [header];
     if (len > 0) this.sndBuf.gather(pos, len, parts);
-    setTcpChecksum(header, hlen, len > 0 ? parts.slice(1) : NO_PARTS, this.pseudoBase + hlen + len);
+    setTcpChecksum(header, hlen, parts, this.pseudoBase + hlen + len, 1);
     const err = this.host.transmit(this, parts);
     if (err) return err;
     const c = this.host.counters;
@@ -1407,4 +1407,3 @@ export class Connection implements TcpFlow, Timed {
 
 }
 
-const NO_PARTS: Uint8Array[] = [];

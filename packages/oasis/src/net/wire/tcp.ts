@@ -303,13 +303,15 @@ export function emitTcpHeader(r: TcpHeaderFields, buf: Uint8Array): number {
 
 /**
  * Fills the checksum of the header in `header` (length `hlen`, checksum field zero) followed by
- * `payload` chunks; `pseudoSum` is the unfolded pseudo-header sum for the whole segment length.
+ * `payload` chunks (from index `from`); `pseudoSum` is the unfolded pseudo-header sum for the whole
+ * segment length.
  */
-export function setTcpChecksum(header: Uint8Array, hlen: number, payload: readonly Uint8Array[], pseudoSum: number): void {
+export function setTcpChecksum(header: Uint8Array, hlen: number, payload: readonly Uint8Array[], pseudoSum: number, from = 0): void {
   // The header length is a multiple of 4, so the payload starts at an even position.
   let sum = onesSum(header, 0, hlen, pseudoSum);
-  if (payload.length === 1) sum = onesSum(payload[0]!, 0, payload[0]!.length, sum);
-  else if (payload.length > 1) sum = onesSumChunks(payload, sum);
+  const n = payload.length - from;
+  if (n === 1) sum = onesSum(payload[from]!, 0, payload[from]!.length, sum);
+  else if (n > 1) sum = onesSumChunks(from === 0 ? payload : payload.slice(from), sum);
   const c = finishChecksum(sum);
   header[16] = c >>> 8;
   header[17] = c;
