@@ -83,7 +83,10 @@ async function oasisSend(ns: Netns, bytes: number): Promise<Row> {
   return { name: "Oasis → kernel (Oasis sends)", bytes: Number(m[1]), seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.retransmits} retransmits` };
 }
 
-/** Builds the lwIP comparison program (bench/lwip/lwip_bench.c against Debian's liblwip-dev). */
+/**
+ * Builds the lwIP comparison program (bench/lwip/lwip_bench.c against Debian's liblwip-dev). It
+ * uses its own small TAP driver: the library's tapif corrupts its heap on receive.
+ */
 function buildLwip(dir: string): string | null {
   const src = new URL("./lwip/lwip_bench.c", import.meta.url).pathname;
   const out = join(dir, "lwip_bench");
@@ -110,8 +113,7 @@ async function lwipReceive(ns: Netns, binary: string, bytes: number): Promise<Ro
     throw e;
   });
   try {
-    // Debian's lwIP 2.1.3 tapif corrupts its heap on receive here (valgrind: pbuf_take writes
-    // past a pbuf in the tapif thread), so this row may fail: give it 20 s, not minutes.
+    // A crash of lwIP must not hang the benchmark: give it 20 s, not minutes.
     await Promise.race([ns.exec("sh", ["-c", `head -c ${bytes} /dev/zero | socat -u - TCP:${OURS}:5003`], { timeoutMs: 20_000 }), p.exited.then(() => {
         if (!/"seconds"/.test(p.output())) throw new Error(`lwip_bench died: ${p.output().slice(-300)}`);
       })]);
@@ -120,7 +122,7 @@ async function lwipReceive(ns: Netns, binary: string, bytes: number): Promise<Ro
     await p.stop();
   }
   const r = lwipResult(p.output());
-  return { name: "kernel → lwIP (lwIP receives)", bytes: r.bytes, seconds: r.seconds, cpuSeconds: NaN, note: "lwIP 2.1.3, Debian build (64 KiB window)" };
+  return { name: "kernel → lwIP (lwIP receives)", bytes: r.bytes, seconds: r.seconds, cpuSeconds: NaN, note: "lwIP 2.1.3 (Debian), 64 KiB window, bench's TAP driver" };
 }
 
 async function lwipSend(ns: Netns, binary: string, bytes: number): Promise<Row> {
@@ -131,7 +133,7 @@ async function lwipSend(ns: Netns, binary: string, bytes: number): Promise<Row> 
     await p.waitFor(/"seconds"/, 60_000);
     const m = await sink.waitFor(/^\s*(\d+)\s*$/m, 30_000);
     const r = lwipResult(p.output());
-    return { name: "lwIP → kernel (lwIP sends)", bytes: Number(m[1]), seconds: r.seconds, cpuSeconds: NaN, note: "lwIP 2.1.3, Debian build" };
+    return { name: "lwIP → kernel (lwIP sends)", bytes: Number(m[1]), seconds: r.seconds, cpuSeconds: NaN, note: "lwIP 2.1.3 (Debian), bench's TAP driver" };
   } finally {
     await p.stop();
     await sink.stop();

@@ -17,6 +17,63 @@
 #include "lwip/sockets.h"
 #include "lwip/ip_addr.h"
 #include "netif/tapif.h"
+#include "netif/etharp.h"
+#include "lwip/pbuf.h"
+#include <fcntl.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+
+/* Debian's tapif corrupts its heap on receive (valgrind: pbuf_take past a PBUF_POOL pbuf), so by
+ * default frames go through this small driver instead: one read per frame into a PBUF_RAM pbuf.
+ * LWIP_TAPIF=debian selects the library's driver. */
+static int tap_fd = -1;
+
+static err_t tap_output(struct netif *netif, struct pbuf *p) {
+  (void)netif;
+  static char frame[2048];
+  u16_t n = pbuf_copy_partial(p, frame, sizeof frame, 0);
+  return write(tap_fd, frame, n) == n ? ERR_OK : ERR_IF;
+}
+
+static void *tap_reader(void *arg) {
+  struct netif *netif = arg;
+  static char frame[65536];
+  for (;;) {
+    ssize_t n = read(tap_fd, frame, sizeof frame);
+    if (n <= 0) continue;
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)n, PBUF_RAM);
+    if (!p) continue;
+    memcpy(p->payload, frame, n);
+    if (netif->input(p, netif) != ERR_OK) pbuf_free(p);
+  }
+  return NULL;
+}
+
+static err_t own_tap_init(struct netif *netif) {
+  const char *name = getenv("PRECONFIGURED_TAPIF");
+  struct ifreq ifr;
+  tap_fd = open("/dev/net/tun", O_RDWR);
+  if (tap_fd < 0) return ERR_IF;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  strncpy(ifr.ifr_name, name ? name : "tap0", IFNAMSIZ - 1);
+  if (ioctl(tap_fd, TUNSETIFF, &ifr) < 0) return ERR_IF;
+  netif->name[0] = 't';
+  netif->name[1] = 'p';
+  netif->output = etharp_output;
+  netif->linkoutput = tap_output;
+  netif->mtu = 1500;
+  netif->hwaddr_len = 6;
+  u8_t mac[6] = {0x02, 0x12, 0x34, 0x56, 0x78, 0xab};
+  memcpy(netif->hwaddr, mac, 6);
+  netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_LINK_UP;
+  pthread_t t;
+  pthread_create(&t, NULL, tap_reader, netif);
+  return ERR_OK;
+}
 
 static double now_s(void) {
   struct timespec t;
@@ -37,7 +94,8 @@ static void on_tcpip_ready(void *arg) {
   ip4addr_aton("255.255.255.0", &mask);
   ip4addr_aton("0.0.0.0", &gw);
   tap = calloc(1, sizeof(struct netif) + 4096);
-  netif_add(tap, &ip, &mask, &gw, NULL, tapif_init, tcpip_input);
+  const char *driver = getenv("LWIP_TAPIF");
+  netif_add(tap, &ip, &mask, &gw, NULL, driver && strcmp(driver, "debian") == 0 ? tapif_init : own_tap_init, tcpip_input);
   netif_set_default(tap);
   netif_set_up(tap);
   netif_set_link_up(tap);
