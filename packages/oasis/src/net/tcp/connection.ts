@@ -510,7 +510,9 @@ export class Connection implements TcpFlow, Timed {
           this.retransmitAt(this.sndUna, now);
           this.cc.cwnd = Math.max(this.cc.cwnd - acked + this.mss, this.mss);
         }
-      } else {
+      } else if (2 * (this.sndMax - this.sndUna + acked) >= this.cc.cwnd) {
+        // Grow only when the window was the limit, not the application (RFC 7661): an idle or
+        // buffer-limited sender must not build a huge unvalidated cwnd.
         this.cc.onAck(acked, now, this.srtt < 0 ? 0 : this.srtt);
       }
       this.dupAcks = 0;
