@@ -311,3 +311,33 @@ test("announces its solicited-node groups with MLDv2 (router alert, hop limit 1,
     });
   assert.deepEqual(changes, [`${MLD_CHANGE_TO_EXCLUDE} ff02::1:ff00:a`, `${MLD_CHANGE_TO_EXCLUDE} ff02::1:ff12:3456`, `${MLD_CHANGE_TO_INCLUDE} ff02::1:ff12:3456`]);
 });
+
+test("stable interface identifiers: opaque, per prefix, the same after a restart with the same key, renewed after a duplicate", async () => {
+  const key = Uint8Array.from({ length: 16 }, (_, i) => i * 3);
+  const start = () => setup({ interfaceId: "stable", secretKey: key, dadTransmits: 1 });
+  const first = start();
+  await advance(first.sw, first.clock, 1100);
+  first.raw.sendNdp(null, ROUTER_LL, IPV6_ALL_NODES, ra([prefix("2001:db8:1::", 1000, 1000), prefix("2001:db8:2::", 1000, 1000)]));
+  await advance(first.sw, first.clock, 1100);
+  const addresses = first.a.ipv6.configuredAddresses().map((x) => x.address);
+  assert.equal(addresses.length, 3);
+  const ids = addresses.map((x) => x.split(":").slice(-4).join(":"));
+  assert.equal(new Set(ids).size, 3, `one identifier per prefix: ${addresses.join(" ")}`);
+  assert.ok(addresses.every((x) => !x.includes("ff:fe00:a")), "the MAC does not show");
+  const again = start();
+  await advance(again.sw, again.clock, 1100);
+  again.raw.sendNdp(null, ROUTER_LL, IPV6_ALL_NODES, ra([prefix("2001:db8:1::", 1000, 1000), prefix("2001:db8:2::", 1000, 1000)]));
+  await advance(again.sw, again.clock, 1100);
+  assert.deepEqual(again.a.ipv6.configuredAddresses().map((x) => x.address), addresses);
+  // A duplicate moves to the next DAD counter: another identifier under the same prefix.
+  const third = start();
+  const ll = third.a.ipv6.addressInfo()[0]!.address;
+  assert.equal(ll, addresses[0]);
+  third.raw.sendNdp(null, addr("::"), solicitedNodeAddress(addr(ll)), { type: ICMPV6_NEIGHBOR_SOLICITATION, target: addr(ll) });
+  await advance(third.sw, third.clock, 3000);
+  const replaced = third.a.ipv6.configuredAddresses().map((x) => x.address);
+  assert.equal(replaced.length, 1);
+  assert.notEqual(replaced[0], ll);
+  assert.match(replaced[0]!, /^fe80::/);
+  assert.throws(() => setup({ interfaceId: "stable", secretKey: new Uint8Array(8) }), /16 bytes \(32 hex digits\)/);
+});

@@ -81,6 +81,7 @@ import { EthernetLayer } from "../ethernet/ethernet.ts";
 import { NeighbourCache, type NeighbourOptions } from "./neighbours.ts";
 import { Ipv6Reassembler, type Ipv6ReassemblyOptions } from "./reassembly.ts";
 import { MulticastListener } from "./mld.ts";
+import { isReservedInterfaceId, stableInterfaceId } from "./interface-id.ts";
 
 const log = source("ipv6", "IPv6 layer");
 
@@ -106,6 +107,8 @@ export interface Ipv6IcmpOptions {
   echoReplies?: boolean;
 }
 
+export type InterfaceIdKind = "eui64" | "stable" | "random";
+
 export interface Ipv6Options {
   /** Static address and prefix, "2001:db8::2/64"; null or absent: link-local and SLAAC only. */
   cidr?: string | null;
@@ -113,8 +116,14 @@ export interface Ipv6Options {
   gateway?: string | null;
   /** Router solicitation, SLAAC, default routers and MTU from router advertisements (default true). */
   acceptRouterAdvertisements?: boolean;
-  /** Interface identifier of the link-local and SLAAC addresses: modified EUI-64 of the MAC (default) or random. */
-  interfaceId?: "eui64" | "random";
+  /**
+   * Interface identifier of the link-local and SLAAC addresses: the modified EUI-64 of the MAC
+   * (default), "stable" (RFC 7217: per prefix, from `secretKey`, not revealing the MAC), or
+   * "random" (new at each start).
+   */
+  interfaceId?: InterfaceIdKind;
+  /** 16 bytes for "stable" identifiers; the same key gives the same addresses at every start (default: random). */
+  secretKey?: Uint8Array;
   /** Announce our multicast groups with MLDv2 reports and answer queries (default true). */
   mld?: boolean;
   /** Hop limit of packets we originate (default 64; a router advertisement may change it). */
@@ -175,6 +184,9 @@ const DESTINATION_ENTRIES = 256;
 const DESTINATION_LIFETIME_MS = 10 * 60_000;
 /** RFC 4862 §5.5.3 e): remaining valid lifetime an unauthenticated RA cannot shorten below. */
 const TWO_HOURS_MS = 2 * 3600_000;
+/** RFC 7217 IDGEN_RETRIES: new identifiers tried after a duplicate. */
+const IDGEN_RETRIES = 3;
+const LINK_LOCAL_PREFIX = linkLocalAddress(new Uint8Array(8));
 /** Timers longer than this are not set (a far expiry is re-armed when it comes closer). */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -197,8 +209,10 @@ export class Ipv6Layer implements Ipv6 {
   private readonly acceptRa: boolean;
   private readonly dadTransmits: number;
   private readonly maxDelay: number;
-  private readonly interfaceIdKind: "eui64" | "random";
-  private interfaceId: Uint8Array;
+  private readonly interfaceIdKind: InterfaceIdKind;
+  private readonly secretKey: Uint8Array;
+  /** The identifier of "random" addresses (replaced when DAD finds it in use). */
+  private randomId: Uint8Array;
   private readonly addresses: OwnAddress[] = [];
   private readonly routers: Router[] = [];
   private readonly prefixes: OnLinkPrefix[] = [];
@@ -249,7 +263,9 @@ export class Ipv6Layer implements Ipv6 {
     this.rsCount = options.routerSolicitations ?? 3;
     this.rsInterval = options.routerSolicitationIntervalMs ?? 4000;
     this.interfaceIdKind = options.interfaceId ?? "eui64";
-    this.interfaceId = this.interfaceIdKind === "eui64" ? eui64InterfaceId(this.mac) : this.randomInterfaceId();
+    if (options.secretKey !== undefined && options.secretKey.length !== 16) throw new RangeError(`the IPv6 secret key has 16 bytes (32 hex digits), got ${options.secretKey.length}`);
+    this.secretKey = options.secretKey?.slice() ?? Uint8Array.from({ length: 16 }, () => this.random(256));
+    this.randomId = this.interfaceIdKind === "random" ? this.randomInterfaceId() : new Uint8Array(8);
     this.echoReplies = options.icmp?.echoReplies ?? true;
     this.errorRate = options.icmp?.errorsPerSecond ?? 100;
     this.errorBurst = options.icmp?.errorBurst ?? 20;
@@ -300,7 +316,7 @@ export class Ipv6Layer implements Ipv6 {
     if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV6, (frame, offset) => this.input(frame.subarray(offset)));
     else ethernet.listen(ETHERTYPE_IPV6, (_src, payload) => this.input(payload));
 
-    this.addAddress(linkLocalAddress(this.interfaceId), 64, "link-local", Infinity, Infinity);
+    this.addAddress(linkLocalAddress(this.interfaceIdFor(LINK_LOCAL_PREFIX, 0)), 64, "link-local", Infinity, Infinity);
     if (staticAddress) this.addAddress(staticAddress.address, staticAddress.prefixLength, "static", Infinity, Infinity);
   }
 
@@ -524,15 +540,15 @@ export class Ipv6Layer implements Ipv6 {
     o.state = "duplicate";
     this.counters.add("dad-failed");
     this.removeAddress(o);
-    if (o.origin !== "static" && this.interfaceIdKind === "random" && o.attempt < 2) {
-      // RFC 7217 §6: a duplicate random identifier is replaced and tested again.
-      log.warn(`address ${o.text} is in use by ${from}; trying another random interface identifier`);
-      this.interfaceId = this.randomInterfaceId();
-      this.addAddress(withInterfaceId(o.address, this.interfaceId), o.prefixLength, o.origin, o.preferredUntil, o.validUntil, o.attempt + 1);
+    if (o.origin !== "static" && this.interfaceIdKind !== "eui64" && o.attempt < IDGEN_RETRIES) {
+      // RFC 7217 §6: the next DAD counter gives another identifier, tested again.
+      log.warn(`address ${o.text} is in use by ${from}; trying another ${this.interfaceIdKind} interface identifier`);
+      if (this.interfaceIdKind === "random") this.randomId = this.randomInterfaceId();
+      this.addAddress(withInterfaceId(o.address, this.interfaceIdFor(o.address, o.attempt + 1)), o.prefixLength, o.origin, o.preferredUntil, o.validUntil, o.attempt + 1);
     } else {
       log.error(
         `duplicate address: ${o.text} (${o.origin}) is already used by ${from}; it is not used.` +
-          (o.origin === "static" ? " Choose another --ipv6 address." : " Give this unikernel another MAC address or use a random interface identifier."),
+          (o.origin === "static" ? " Choose another --ipv6 address." : " Give this unikernel another MAC address, or use stable or random interface identifiers (--ipv6-interface-id)."),
       );
     }
     this.checkSettled();
@@ -604,10 +620,17 @@ export class Ipv6Layer implements Ipv6 {
     });
   }
 
+  /** The identifier for addresses under `prefix` (its first 64 bits), at a DAD attempt. */
+  private interfaceIdFor(prefix: Uint8Array, attempt: number): Uint8Array {
+    if (this.interfaceIdKind === "eui64") return eui64InterfaceId(this.mac);
+    if (this.interfaceIdKind === "random") return this.randomId;
+    return stableInterfaceId(prefix, this.mac, attempt, this.secretKey);
+  }
+
   private randomInterfaceId(): Uint8Array {
     const id = Uint8Array.from({ length: 8 }, () => this.random(256));
-    if (id.every((b) => b === 0)) id[7] = 1; // the all-zero identifier is the subnet-router anycast address
-    id[0]! &= ~0x02; // universal/local bit clear: not derived from a MAC (RFC 7136 keeps it meaningless, but tidy)
+    // Reserved identifiers are rare (2^-56): step out of them rather than draw again.
+    if (isReservedInterfaceId(id)) id[0] = 0x42;
     return id;
   }
 
@@ -1072,7 +1095,7 @@ export class Ipv6Layer implements Ipv6 {
     const existing = this.addresses.find((a) => a.origin === "slaac" && ipv6PrefixMatch(a.address, prefix, 64));
     if (existing === undefined) {
       if (validMs === 0) return;
-      const address = withInterfaceId(prefix, this.interfaceId);
+      const address = withInterfaceId(prefix, this.interfaceIdFor(prefix, 0));
       if (this.ownAddress(address)) return; // the same address configured statically
       this.counters.add("slaac-address");
       log.info(`SLAAC address ${ipv6Text(address)}/64 from router advertisement`);
