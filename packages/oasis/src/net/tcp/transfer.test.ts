@@ -148,3 +148,23 @@ test("probes a lost tail with one segment instead of waiting for the RTO", async
   await net.clock.runUntil(() => got !== null);
   assert.ok(Buffer.from(got!).equals(Buffer.from(data)));
 });
+
+test("keeps cwnd at its initial window while the application, not the network, limits sending", async () => {
+  const net = new TestNet({ faults: { delayMs: 5 } });
+  const a = net.tcp("192.0.2.1");
+  const b = net.tcp("192.0.2.2");
+  b.listen(9, async (f) => {
+    await readAll(f);
+  });
+  const flow = await net.clock.run(a.connect("192.0.2.2", 9));
+  const initial = a.connection(flow.local, flow.remote)!.debugState().cwnd;
+  for (let i = 0; i < 200; i++) {
+    await net.clock.run(flow.write(pattern(2000, i)));
+    await net.clock.advance(20);
+  }
+  assert.equal(a.connection(flow.local, flow.remote)!.debugState().cwnd, initial);
+  // A bulk transfer, which fills the window, does grow it.
+  await net.clock.run(flow.write(pattern(2_000_000)));
+  await net.clock.advance(2000);
+  assert.ok(a.connection(flow.local, flow.remote)!.debugState().cwnd > 4 * initial);
+});
