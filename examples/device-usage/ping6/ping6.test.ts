@@ -32,6 +32,9 @@ describe("ping6 example: arguments", () => {
     const bad = await runUnikernel(bin, ["--ipv6=fd00::g/64"]);
     assert.equal(bad.code, 64);
     assert.match(bad.stderr, /'fd00::g\/64' for --ipv6: expected .*like 2001:db8::2\/64/);
+    const badSecret = await runUnikernel(bin, ["--ipv6-interface-id=stable", "--ipv6-secret=1234"]);
+    assert.equal(badSecret.code, 64);
+    assert.match(badSecret.stderr, /--ipv6-secret: expected 32 hexadecimal digits/);
   });
 });
 
@@ -77,6 +80,28 @@ describe("ping6 example", { skip }, () => {
         assert.match(t.stdout, /ff02::16\s+ICMPv6\s+\d+\s+Multicast Listener Report Message v2/, "our MLDv2 reports");
         const expert = await ns.exec("tshark", ["-r", pcap, "-n", "-z", "expert,error", "-q"]);
         assert.doesNotMatch(expert.stdout, /Malformed|Bad checksum/i, expert.stdout);
+      },
+      { kernelAddress: ["2001:db8::1/64", "192.0.2.1/24"] },
+    );
+  });
+
+  it("with --ipv6-interface-id=stable and a secret, keeps the same opaque link-local address across restarts", async () => {
+    const { bin } = await build();
+    await withNetns(
+      async (ns) => {
+        const args = ["--ipv6=2001:db8::2/64", "--ipv4=192.0.2.2/24", "--ipv6-interface-id=stable", "--ipv6-secret=000102030405060708090a0b0c0d0e0f"];
+        const linkLocal = async () => {
+          const u = ns.run(bin, args);
+          const [, addresses] = (await u.waitFor(/answering ping6 on (.*)/, 30_000)) as RegExpMatchArray;
+          const ll = /fe80::[0-9a-f:]+/.exec(addresses!)![0];
+          const r = await ns.exec("ping", ["-6", "-c", "1", "-W", "2", `${ll}%${ns.tap}`]);
+          assert.equal(received(r.stdout), 1);
+          await u.stop();
+          return ll;
+        };
+        const first = await linkLocal();
+        assert.equal(await linkLocal(), first);
+        assert.doesNotMatch(first, /ff:fe/, "not derived from the MAC");
       },
       { kernelAddress: ["2001:db8::1/64", "192.0.2.1/24"] },
     );

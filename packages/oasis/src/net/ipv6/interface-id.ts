@@ -3,8 +3,6 @@
 // stable per prefix for a given secret key but reveal neither the MAC nor a link to the
 // identifiers used under other prefixes. The pseudo-random function is SipHash-2-4 (a keyed
 // 64-bit PRF, exactly an identifier's size).
-import type { MacAddr } from "../../devices/net.ts";
-
 const MASK = (1n << 64n) - 1n;
 
 function rotl(x: bigint, b: bigint): bigint {
@@ -72,15 +70,17 @@ export function isReservedInterfaceId(id: Uint8Array): boolean {
 }
 
 /**
- * RFC 7217 §5: F(Prefix, Net_Iface, Network_ID, DAD_Counter, secret_key), with the MAC as the
- * interface and no network identifier; a reserved result moves on to the next counter.
+ * RFC 7217 §5: F(Prefix, Net_Iface, Network_ID, DAD_Counter, secret_key) with no network
+ * identifier. `netIface` is optional: a unikernel's MAC may be new at every start, and the
+ * identifiers must not follow it; unikernels sharing a link need different keys (DAD catches
+ * the rest). A reserved result moves on to the next counter.
  */
-export function stableInterfaceId(prefix: Uint8Array, mac: MacAddr, dadCounter: number, secret: Uint8Array): Uint8Array {
+export function stableInterfaceId(prefix: Uint8Array, dadCounter: number, secret: Uint8Array, netIface: Uint8Array = new Uint8Array(0)): Uint8Array {
   for (let counter = dadCounter; ; counter++) {
-    const message = new Uint8Array(8 + 6 + 1);
+    const message = new Uint8Array(8 + netIface.length + 1);
     message.set(prefix.subarray(0, 8), 0);
-    message.set(mac.subarray(0, 6), 8);
-    message[14] = counter & 0xff;
+    message.set(netIface, 8);
+    message[8 + netIface.length] = counter & 0xff;
     const id = sipHash24(secret, message);
     if (!isReservedInterfaceId(id)) return id;
   }

@@ -624,7 +624,7 @@ export class Ipv6Layer implements Ipv6 {
   private interfaceIdFor(prefix: Uint8Array, attempt: number): Uint8Array {
     if (this.interfaceIdKind === "eui64") return eui64InterfaceId(this.mac);
     if (this.interfaceIdKind === "random") return this.randomId;
-    return stableInterfaceId(prefix, this.mac, attempt, this.secretKey);
+    return stableInterfaceId(prefix, attempt, this.secretKey);
   }
 
   private randomInterfaceId(): Uint8Array {
