@@ -616,7 +616,10 @@ export class Connection implements TcpFlow, Timed {
       this.finReceived = true;
       this.ackNow = true;
       if (this.state === "ESTABLISHED") this.setState("CLOSE_WAIT");
-      else if (this.state === "FIN_WAIT_1") this.setState("CLOSING");
+      else if (this.state === "FIN_WAIT_1") {
+        this.host.counters.simultaneousCloses++;
+        this.setState("CLOSING");
+      }
       else if (this.state === "FIN_WAIT_2") this.enterTimeWait(now);
     }
     this.wakeReaders();

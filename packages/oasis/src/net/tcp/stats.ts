@@ -45,6 +45,8 @@ export interface TcpCounters {
   zeroWindowsSent: number;
   /** ACKs sent because the application read and the window reopened. */
   windowUpdates: number;
+  /** Connections that went through CLOSING: both FINs crossed. */
+  simultaneousCloses: number;
   resetsSent: number;
   resetsReceived: number;
   activeOpens: number;
@@ -79,6 +81,7 @@ export function newCounters(): TcpCounters {
     challengeAcks: 0,
     zeroWindowsSent: 0,
     windowUpdates: 0,
+    simultaneousCloses: 0,
     resetsSent: 0,
     resetsReceived: 0,
     activeOpens: 0,
