@@ -120,3 +120,22 @@ test("opens and closes 10 000 connections by FIN, RST and simultaneous close, le
   assert.equal(sa.activeOpens, total);
   assert.ok(served >= total * 0.99);
 });
+
+test("runs out of ephemeral ports only while they are in use, and reuses them after TIME_WAIT (mirage-tcpip #462)", async () => {
+  const net = new TestNet();
+  const a = net.tcp("192.0.2.1", { ephemeralPorts: [50000, 50002], mslMs: 500 });
+  const b = net.tcp("192.0.2.2");
+  b.listen(80, async (f) => {
+    await readAll(f);
+    await f.close();
+  });
+  for (let round = 0; round < 3; round++) {
+    const flows = await net.clock.run(Promise.all([0, 1, 2].map(() => a.connect("192.0.2.2", 80))));
+    assert.deepEqual(flows.map((f) => f.local.port).sort(), [50000, 50001, 50002]);
+    await assert.rejects(a.connect("192.0.2.2", 80), (e: unknown) => e instanceof FlowError && e.code === "address-in-use");
+    await net.clock.run(Promise.all(flows.map((f) => f.close())));
+    assert.equal(a.stats().connections.TIME_WAIT, 3);
+    await net.clock.advance(1100);
+    assert.equal(a.stats().connectionCount, 0);
+  }
+});
