@@ -341,3 +341,18 @@ test("stable interface identifiers: opaque, per prefix, the same after a restart
   assert.match(replaced[0]!, /^fe80::/);
   assert.throws(() => setup({ interfaceId: "stable", secretKey: new Uint8Array(8) }), /16 bytes \(32 hex digits\)/);
 });
+
+test("a flood of advertisements from many routers and prefixes fills bounded lists only", async () => {
+  const { sw, clock, raw, a } = setup({ dadTransmits: 0 });
+  await advance(sw, clock, 1100);
+  for (let i = 0; i < 40; i++) {
+    const prefixes = [0, 1, 2, 3].map((j) => prefix(`2001:db8:${i}:${j}::`, 1000, 1000));
+    raw.sendNdp(null, addr(`fe80::${(i + 1).toString(16)}`), IPV6_ALL_NODES, ra(prefixes));
+  }
+  await advance(sw, clock, 100);
+  assert.equal(a.ipv6.defaultRouters().length, 16);
+  assert.equal(a.ipv6.onLinkPrefixes().length, 64);
+  assert.equal(a.ipv6.addressInfo().filter((x) => x.origin === "slaac").length, 16);
+  const c = a.ipv6.counters.snapshot();
+  assert.deepEqual([c["router-list-full"], c["prefix-list-full"], c["slaac-address-limit"]], [24, 160 - 64, 160 - 16]);
+});

@@ -184,6 +184,10 @@ const DESTINATION_ENTRIES = 256;
 const DESTINATION_LIFETIME_MS = 10 * 60_000;
 /** RFC 4862 §5.5.3 e): remaining valid lifetime an unauthenticated RA cannot shorten below. */
 const TWO_HOURS_MS = 2 * 3600_000;
+/** What router advertisements may fill, so a flood of them cannot (RFC 6980 spirit). */
+const MAX_ROUTERS = 16;
+const MAX_PREFIXES = 64;
+const MAX_SLAAC_ADDRESSES = 16;
 /** RFC 7217 IDGEN_RETRIES: new identifiers tried after a duplicate. */
 const IDGEN_RETRIES = 3;
 const LINK_LOCAL_PREFIX = linkLocalAddress(new Uint8Array(8));
@@ -1054,8 +1058,13 @@ export class Ipv6Layer implements Ipv6 {
         }
       });
       if (!existing) {
-        this.routers.push(router);
-        log.info(`default router ${ipv6Text(src)}`);
+        if (this.routers.length >= MAX_ROUTERS) {
+          router.cancel();
+          this.counters.add("router-list-full");
+        } else {
+          this.routers.push(router);
+          log.info(`default router ${ipv6Text(src)}`);
+        }
       }
     }
     for (const p of ra.prefixes) this.prefixInformation(p, now);
@@ -1075,16 +1084,22 @@ export class Ipv6Layer implements Ipv6 {
           this.prefixes[i]!.cancel();
           this.prefixes.splice(i, 1);
         }
+      } else if (i < 0 && this.prefixes.length >= MAX_PREFIXES) {
+        this.counters.add("prefix-list-full");
       } else {
         const entry = i >= 0 ? this.prefixes[i]! : { prefix, length: p.prefixLength, validUntil: 0, cancel: () => {} };
         entry.validUntil = now + validMs;
         entry.cancel();
-        entry.cancel = validMs === Infinity ? () => {} : this.clock.setTimer(Math.min(validMs, MAX_TIMER_MS), () => {
-          if (this.clock.nowMs() >= entry.validUntil) {
-            const j = this.prefixes.indexOf(entry);
-            if (j >= 0) this.prefixes.splice(j, 1);
+        const expire = (): void => {
+          const left = entry.validUntil - this.clock.nowMs();
+          if (left > 0) {
+            entry.cancel = this.clock.setTimer(Math.min(left, MAX_TIMER_MS), expire);
+            return;
           }
-        });
+          const j = this.prefixes.indexOf(entry);
+          if (j >= 0) this.prefixes.splice(j, 1);
+        };
+        entry.cancel = validMs === Infinity ? () => {} : this.clock.setTimer(Math.min(validMs, MAX_TIMER_MS), expire);
         if (i < 0) this.prefixes.push(entry);
       }
     }
@@ -1097,6 +1112,7 @@ export class Ipv6Layer implements Ipv6 {
       if (validMs === 0) return;
       const address = withInterfaceId(prefix, this.interfaceIdFor(prefix, 0));
       if (this.ownAddress(address)) return; // the same address configured statically
+      if (this.addresses.filter((a) => a.origin === "slaac").length >= MAX_SLAAC_ADDRESSES) return this.counters.add("slaac-address-limit");
       this.counters.add("slaac-address");
       log.info(`SLAAC address ${ipv6Text(address)}/64 from router advertisement`);
       this.addAddress(address, 64, "slaac", now + preferredMs, now + validMs);
