@@ -28,6 +28,8 @@
 //                                     without sch_netem: netemUnavailable() says so; inject faults
 //                                     with withFaults from oasis/net/phy instead)
 //   ns.rateLimit("10mbit")            a tbf qdisc limiting what the kernel sends into the TAP
+//   ns.congest("20mbit")              a bottleneck both ways (tbf on the TAP, and on an ifb its
+//                                     ingress is redirected to); returns a reader of the drops
 //   ns.capture({ filter })            tshark on the TAP; stop() returns the decoded text (frames
 //                                     sent by tap-blaster bypass it: it skips the qdisc and taps)
 //
@@ -108,6 +110,12 @@ export interface Netns {
   run(binary: string, args?: readonly string[], options?: { env?: NodeJS.ProcessEnv; cwd?: string }): NsProcess;
   netem(options: NetemOptions): Promise<void>;
   rateLimit(rate: string, options?: { burst?: string; latencyMs?: number }): Promise<void>;
+  /**
+   * Makes the link a bottleneck that drops what overflows, in both directions (the stand-in for
+   * netem loss where the kernel has none). Resolves with a function reading the packets dropped so
+   * far toward the TAP's owner (toStack) and from it (fromStack).
+   */
+  congest(rate: string): Promise<() => Promise<{ toStack: number; fromStack: number }>>;
   capture(options?: { filter?: string }): Promise<Capture>;
   /** A scratch directory removed with the namespace. */
   readonly tmpDir: string;
@@ -364,6 +372,20 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: Netns
     },
     async rateLimit(rate, o = {}) {
       await ns.exec("tc", ["qdisc", "replace", "dev", tap, "root", "tbf", "rate", rate, "burst", o.burst ?? "32kbit", "latency", `${o.latencyMs ?? 50}ms`]);
+    },
+    async congest(rate) {
+      const shape = ["rate", rate, "burst", "4kb", "latency", "2ms"];
+      await ns.exec("tc", ["qdisc", "replace", "dev", tap, "root", "tbf", ...shape]);
+      await ns.exec("ip", ["link", "add", "ifb0", "type", "ifb"]);
+      await ns.exec("ip", ["link", "set", "ifb0", "up"]);
+      await ns.exec("tc", ["qdisc", "add", "dev", tap, "handle", "ffff:", "ingress"]);
+      await ns.exec("tc", ["filter", "add", "dev", tap, "parent", "ffff:", "protocol", "all", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", "ifb0"]);
+      await ns.exec("tc", ["qdisc", "add", "dev", "ifb0", "root", "tbf", ...shape]);
+      const dropped = async (dev: string) => {
+        const r = await ns.exec("tc", ["-s", "qdisc", "show", "dev", dev, "root"]);
+        return Number(/dropped (\d+)/.exec(r.stdout)?.[1] ?? NaN);
+      };
+      return async () => ({ toStack: await dropped(tap), fromStack: await dropped("ifb0") });
     },
     async capture(o = {}) {
       const file = join(tmpDir, `capture-${randomBytes(3).toString("hex")}.pcap`);

@@ -88,26 +88,6 @@ async function fetchAll(ns: Netns, name: string, paths: [string, Buffer][], extr
   return connects;
 }
 
-/**
- * Makes the link a bottleneck that drops what overflows, in both directions: tbf on the kernel's
- * side of the TAP (kernel → stack), and tbf on an ifb that the TAP's ingress is redirected to
- * (stack → kernel). Returns the packets each direction has dropped so far.
- */
-async function congest(ns: Netns, rate: string): Promise<() => Promise<{ toStack: number; fromStack: number }>> {
-  const shape = ["rate", rate, "burst", "4kb", "latency", "2ms"];
-  await ns.exec("tc", ["qdisc", "replace", "dev", ns.tap, "root", "tbf", ...shape]);
-  await ns.exec("ip", ["link", "add", "ifb0", "type", "ifb"]);
-  await ns.exec("ip", ["link", "set", "ifb0", "up"]);
-  await ns.exec("tc", ["qdisc", "add", "dev", ns.tap, "handle", "ffff:", "ingress"]);
-  await ns.exec("tc", ["filter", "add", "dev", ns.tap, "parent", "ffff:", "protocol", "all", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", "ifb0"]);
-  await ns.exec("tc", ["qdisc", "add", "dev", "ifb0", "root", "tbf", ...shape]);
-  const dropped = async (dev: string) => {
-    const r = await ns.exec("tc", ["-s", "qdisc", "show", "dev", dev, "root"]);
-    return Number(/dropped (\d+)/.exec(r.stdout)?.[1] ?? NaN);
-  };
-  return async () => ({ toStack: await dropped(ns.tap), fromStack: await dropped("ifb0") });
-}
-
 interface Segment {
   stream: number;
   fromServer: boolean;
@@ -209,7 +189,7 @@ test("static-website on Oasis's stack over a congested link dropping packets bot
       const pcap = join(ns.tmpDir, "congested.pcap");
       const u = ns.run(bin, ["--ipv4=192.0.2.2/24", "--port=80", `--pcap=${pcap}`]);
       await u.waitFor(/serving htdocs/, 30_000);
-      const dropped = await congest(ns, "20mbit");
+      const dropped = await ns.congest("20mbit");
 
       // Mostly the large file, so the stack sends long bursts that overflow the queue.
       assert.equal(await fetchAll(ns, "congested-keep-alive", plan(24, 2), []), 1);
