@@ -7,7 +7,6 @@ import type { Net } from "../../devices/net.ts";
 import { source } from "oasis/logs";
 import { runtimeArg } from "../../runtime/args.ts";
 import { argName, defineDevice } from "../../runtime/device.ts";
-import { atExit } from "../../runtime/hooks.ts";
 import { parseIpv6Address, parseIpv6Cidr } from "../wire/ipv6.ts";
 import { Ipv6Layer, type InterfaceIdKind } from "./ipv6.ts";
 
@@ -96,10 +95,6 @@ export const ipv6Device = defineDevice({
       await ipv6.settled(SETTLE_TIMEOUT_MS);
       const ready = ipv6.configuredAddresses().map((p) => `${p.address}/${p.prefixLength}`);
       log.info(`IPv6 addresses: ${ready.join(", ") || "none yet"}`);
-      atExit(() => {
-        const c = Object.entries(ipv6.counters.snapshot());
-        if (c.length) log.info(`counters: ipv6 ${c.map(([k, v]) => `${k}=${v}`).join(" ")}`);
-      });
       return ipv6;
     };
   },
