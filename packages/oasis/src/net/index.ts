@@ -110,7 +110,8 @@ export const directStackDevice = defineDevice({
       // No disconnect here: the DHCP release (registered earlier, run later) must still find the
       // link up, and the network device closes itself last. Only a report of what was dropped.
       atExit(() => {
-        const report = Object.entries(stack.counters())
+        const counters = { ...stack.counters(), ...tcpCounters(tcp) };
+        const report = Object.entries(counters)
           .filter(([, c]) => Object.keys(c).length > 0)
           .map(([layer, c]) => `${layer} ${Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ")}`);
         if (report.length) log.info(`counters: ${report.join("; ")}`);
@@ -119,3 +120,18 @@ export const directStackDevice = defineDevice({
     };
   },
 });
+
+/**
+ * The exit report's TCP line, for a Tcp with a `stats()` like oasis/tcp's: live connections by
+ * state, retransmits and drops by reason (non-zero only). Any other Tcp adds nothing.
+ */
+function tcpCounters(tcp: Tcp | undefined): Record<string, Record<string, number>> {
+  const stats = (tcp as { stats?: unknown } | undefined)?.stats;
+  if (typeof stats !== "function") return {};
+  const s = stats.call(tcp) as { connections?: Record<string, number>; retransmits?: number; drops?: Record<string, number> } | null;
+  const out: Record<string, number> = {};
+  for (const [state, n] of Object.entries(s?.connections ?? {})) if (n > 0) out[state] = n;
+  if (s?.retransmits) out.retransmits = s.retransmits;
+  for (const [reason, n] of Object.entries(s?.drops ?? {})) if (n > 0) out[`drop-${reason}`] = n;
+  return Object.keys(out).length ? { tcp: out } : {};
+}
