@@ -459,6 +459,10 @@ export class Connection implements TcpFlow, Timed {
 
   private lastInvalidAck = -Infinity;
   private retransmitsOfSyn = 0;
+  /** A half-open passive connection whose SYN-ACK went unanswered and was sent again. */
+  get synAckRetransmitted(): boolean {
+    return this.state === "SYN_RECEIVED" && this.retransmitsOfSyn > 0;
+  }
   private synSentAt = 0;
 
   /** Returns false when the segment must be dropped. */

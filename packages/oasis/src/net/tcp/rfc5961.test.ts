@@ -144,6 +144,37 @@ test("bounds the half-open queue under a SYN flood and frees it after the SYN-AC
   assert.equal(peer.take().filter((r) => r.flags === (SYN | ACK) && r.dstPort === 3000).length, 1);
 });
 
+test("a full half-open queue gives the oldest entry's place to a new SYN once its SYN-ACK went unanswered", async () => {
+  const net = new TestNet();
+  const tcp = net.tcp(A, { synRetries: 5 });
+  const peer = new RawPeer(net, P);
+  let accepted = 0;
+  tcp.listen(80, () => void accepted++, { backlog: 4 });
+  // Four SYNs from a peer that never completes the handshake fill the queue.
+  for (let i = 0; i < 4; i++) peer.send(A, { srcPort: 2000 + i, dstPort: 80, seq: 1000 * i, flags: SYN, window: 1000 });
+  await net.clock.advance(10);
+  peer.send(A, { srcPort: 2100, dstPort: 80, seq: 9, flags: SYN, window: 1000 });
+  await net.clock.advance(10);
+  assert.equal(tcp.stats().drops["syn-backlog-full"], 1, "young entries are not evicted");
+  peer.take();
+  // After the first SYN-ACK retransmission the oldest entries may give way.
+  await net.clock.advance(1_500);
+  assert.equal(peer.take().filter((r) => r.flags === (SYN | ACK)).length, 4, "the SYN-ACKs were sent again");
+  peer.send(A, { srcPort: 3000, dstPort: 80, seq: 5, flags: SYN, window: 1000 });
+  await net.clock.advance(10);
+  const synAck = peer.take().find((r) => r.flags === (SYN | ACK) && r.dstPort === 3000);
+  assert.ok(synAck, "the new SYN was answered");
+  let s = tcp.stats();
+  assert.equal(s.drops["syn-received-evicted"], 1);
+  assert.equal(s.connections.SYN_RECEIVED, 4, "still bounded");
+  peer.send(A, { srcPort: 3000, dstPort: 80, seq: 6, ack: synAck.seq + 1, flags: ACK, window: 1000 });
+  await net.clock.advance(10);
+  assert.equal(accepted, 1, "and it completes");
+  s = tcp.stats();
+  assert.equal(s.connections.ESTABLISHED, 1);
+  assert.equal(s.connections.SYN_RECEIVED, 3);
+});
+
 test("reuses a 4-tuple in TIME_WAIT for a new SYN with a higher sequence number", async () => {
   const { net, tcp, peer, flow, iss } = await established();
   const closing = flow.close();

@@ -22,7 +22,8 @@ interface Listener {
   handler: (flow: TcpFlow) => void | Promise<void>;
   options: TcpListenOptions;
   backlog: number;
-  halfOpen: number;
+  /** Half-open (SYN_RECEIVED) connections, oldest first. */
+  halfOpen: Set<Connection>;
 }
 
 export interface TcpDeps {
@@ -68,7 +69,7 @@ export class TcpStack implements Tcp, ConnectionHost {
     checkPort(port, "listen");
     const backlog = options.backlog ?? this.config.defaultBacklog;
     if (!(Number.isInteger(backlog) && backlog > 0)) throw new RangeError(`tcp.listen(${port}): backlog must be a positive integer, got ${backlog}`);
-    this.listeners.set(port, { port, handler, options, backlog, halfOpen: 0 });
+    this.listeners.set(port, { port, handler, options, backlog, halfOpen: new Set() });
   }
 
   unlisten(port: number): void {
@@ -182,15 +183,23 @@ export class TcpStack implements Tcp, ConnectionHost {
   }
 
   private acceptSyn(l: Listener, src: string, dst: string, r: TcpRepr, now: number, pseudoBase: number): void {
-    if (l.halfOpen >= l.backlog) {
-      // A bounded half-open queue: a SYN flood costs dropped SYNs, never unbounded memory.
-      countDrop(this.counters, "syn-backlog-full");
-      return;
+    if (l.halfOpen.size >= l.backlog) {
+      // A bounded half-open queue: a SYN flood costs dropped SYNs, never unbounded memory. The
+      // oldest half-open connection gives way once its SYN-ACK has gone unanswered (retransmitted
+      // at least once): a flood from addresses that never answer cannot hold the queue for the
+      // whole SYN-ACK retry period and lock out real clients after it.
+      const oldest = l.halfOpen.values().next().value as Connection;
+      if (!oldest.synAckRetransmitted) {
+        countDrop(this.counters, "syn-backlog-full");
+        return;
+      }
+      countDrop(this.counters, "syn-received-evicted");
+      oldest.terminate(null);
     }
     const conn = this.newConnection({ address: dst, port: l.port }, { address: src, port: r.srcPort }, "SYN_RECEIVED", now, l.options, pseudoBase);
     conn.listenerPort = l.port;
     conn.passive = true;
-    l.halfOpen++;
+    l.halfOpen.add(conn);
     this.counters.passiveOpens++;
     const err = conn.startPassive(r, now);
     if (err) conn.terminate(null);
@@ -303,7 +312,7 @@ export class TcpStack implements Tcp, ConnectionHost {
   private releaseHalfOpen(conn: Connection): void {
     if (conn.listenerPort < 0) return;
     const l = this.listeners.get(conn.listenerPort);
-    if (l && l.halfOpen > 0) l.halfOpen--;
+    l?.halfOpen.delete(conn);
     conn.listenerPort = -1;
   }
 
