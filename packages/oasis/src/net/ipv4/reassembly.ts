@@ -5,6 +5,7 @@ import { Counters } from "../wire/error.ts";
 import type { Ipv4Parsed } from "../wire/ipv4.ts";
 import { IPV4_MAX_DATAGRAM } from "../wire/ipv4.ts";
 import type { Clock } from "../stack/clock.ts";
+import { FragmentSet } from "../fragments.ts";
 
 export interface ReassemblyOptions {
   /** Fragments kept per datagram (default 64: a 65 535-byte datagram over a 1500-byte MTU takes 45). */
@@ -15,18 +16,9 @@ export interface ReassemblyOptions {
   memoryLimit?: number;
 }
 
-interface Fragment {
-  offset: number;
-  end: number;
-  data: Uint8Array;
-}
-
 interface Partial {
   key: string;
-  fragments: Fragment[];
-  /** Known once the last fragment (MF clear) arrived. */
-  totalLength: number;
-  bytes: number;
+  fragments: FragmentSet;
   /** Header of the first fragment (offset 0): used for the reassembled datagram. */
   header: Uint8Array | null;
   cancel: () => void;
@@ -79,10 +71,11 @@ export class Reassembler {
     const key = `${p.src}/${p.dst}/${p.protocol}/${p.id}`;
     let d = this.partials.get(key);
     if (!d) {
-      const fresh: Partial = { key, fragments: [], totalLength: -1, bytes: 0, header: null, cancel: () => {} };
+      const fresh: Partial = { key, fragments: new FragmentSet(), header: null, cancel: () => {} };
       fresh.cancel = this.clock.setTimer(this.timeoutMs, () => {
         if (this.partials.get(key) === fresh) {
-          const first = fresh.header && fresh.fragments[0]?.offset === 0 ? concatFirst(fresh.header, fresh.fragments[0].data) : null;
+          const head = fresh.fragments.pieces[0];
+          const first = fresh.header && head?.offset === 0 ? concatFirst(fresh.header, head.data) : null;
           this.drop(fresh);
           this.counters.add("reassembly-timeout");
           if (first) this.onTimeout?.(first, fresh.header!.length);
@@ -92,25 +85,15 @@ export class Reassembler {
       d = fresh;
     }
     const start = p.fragmentOffset;
-    const end = start + len;
-    if (!p.moreFragments) {
-      if ((d.totalLength >= 0 && d.totalLength !== end) || d.fragments.some((f) => f.end > end)) return this.reject(d, "inconsistent-length");
-      d.totalLength = end;
-    } else if (d.totalLength >= 0 && end > d.totalLength) return this.reject(d, "inconsistent-length");
-    // Insert in order of offset; any partial overlap poisons the whole datagram.
-    let i = 0;
-    while (i < d.fragments.length && d.fragments[i]!.offset < start) i++;
-    const prev = d.fragments[i - 1];
-    const next = d.fragments[i];
-    if (next && next.offset === start && next.end === end) {
+    const outcome = d.fragments.place(start, start + len, !p.moreFragments, () => p.payload.slice(), {
+      maxFragments: this.maxFragments,
+      maxEnd: IPV4_MAX_DATAGRAM - p.headerLength,
+    });
+    if (outcome === "duplicate") {
       this.counters.add("duplicate-fragment");
       return null;
     }
-    if ((prev && prev.end > start) || (next && next.offset < end)) return this.reject(d, "overlap");
-    if (d.fragments.length >= this.maxFragments) return this.reject(d, "too-many-fragments");
-    if (end + p.headerLength > IPV4_MAX_DATAGRAM) return this.reject(d, "too-large");
-    d.fragments.splice(i, 0, { offset: start, end, data: p.payload.slice() });
-    d.bytes += len;
+    if (outcome !== "placed") return this.reject(d, outcome);
     this.memory += len;
     if (start === 0) {
       d.header = packet.slice(0, p.headerLength);
@@ -123,14 +106,13 @@ export class Reassembler {
       this.counters.add("reassembly-evicted");
       if (oldest === d) return null;
     }
-    if (d.totalLength < 0 || d.header === null || d.bytes !== d.totalLength) return null;
-    // No overlaps and the byte count equals the length: the fragments tile [0, total) exactly.
+    if (d.header === null || !d.fragments.complete) return null;
     const headerLength = d.header.length;
-    const out = new Uint8Array(headerLength + d.totalLength);
+    const out = new Uint8Array(headerLength + d.fragments.totalLength);
     out.set(d.header);
-    for (const f of d.fragments) out.set(f.data, headerLength + f.offset);
+    d.fragments.copyInto(out, headerLength);
     // Fix up the header so it describes the whole datagram (no fragment fields, new length).
-    const total = headerLength + d.totalLength;
+    const total = headerLength + d.fragments.totalLength;
     out[2] = total >>> 8;
     out[3] = total;
     out[6] &= 0x40; // keep DF, clear MF and offset
@@ -154,7 +136,7 @@ export class Reassembler {
     if (this.partials.get(d.key) !== d) return;
     this.partials.delete(d.key);
     d.cancel();
-    this.memory -= d.bytes + (d.header?.length ?? 0);
+    this.memory -= d.fragments.bytes + (d.header?.length ?? 0);
   }
 }
 

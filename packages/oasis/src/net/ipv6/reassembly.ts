@@ -5,6 +5,7 @@
 import { Counters, WireError } from "../wire/error.ts";
 import { IPV6_HEADER_LENGTH, walkIpv6Headers, type Ipv6Fragment } from "../wire/ipv6.ts";
 import type { Clock } from "../stack/clock.ts";
+import { FragmentSet } from "../fragments.ts";
 
 export interface Ipv6ReassemblyOptions {
   /** Fragments kept per datagram (default 64: a 64 KiB datagram at the 1280-byte minimum MTU needs 54). */
@@ -15,18 +16,9 @@ export interface Ipv6ReassemblyOptions {
   memoryLimit?: number;
 }
 
-interface Piece {
-  offset: number;
-  end: number;
-  data: Uint8Array;
-}
-
 interface Partial {
   key: string;
-  pieces: Piece[];
-  /** Known once the last fragment (M clear) arrived. */
-  totalLength: number;
-  bytes: number;
+  pieces: FragmentSet;
   /** The fixed header of the first fragment and the protocol of the fragmentable part. */
   header: Uint8Array | null;
   nextHeader: number;
@@ -98,7 +90,7 @@ export class Ipv6Reassembler {
     key += f.id;
     let d = this.partials.get(key);
     if (!d) {
-      const fresh: Partial = { key, pieces: [], totalLength: -1, bytes: 0, header: null, nextHeader: 0, firstPacket: null, cancel: () => {} };
+      const fresh: Partial = { key, pieces: new FragmentSet(), header: null, nextHeader: 0, firstPacket: null, cancel: () => {} };
       fresh.cancel = this.clock.setTimer(this.timeoutMs, () => {
         if (this.partials.get(key) !== fresh) return;
         this.drop(fresh);
@@ -109,24 +101,13 @@ export class Ipv6Reassembler {
       d = fresh;
     }
     const start = f.offset;
-    const stop = start + len;
-    if (!f.more) {
-      if ((d.totalLength >= 0 && d.totalLength !== stop) || d.pieces.some((p) => p.end > stop)) return this.reject(d, "inconsistent-length");
-      d.totalLength = stop;
-    } else if (d.totalLength >= 0 && stop > d.totalLength) return this.reject(d, "inconsistent-length");
-    let i = 0;
-    while (i < d.pieces.length && d.pieces[i]!.offset < start) i++;
-    const prev = d.pieces[i - 1];
-    const next = d.pieces[i];
-    if (next && next.offset === start && next.end === stop) {
+    const outcome = d.pieces.place(start, start + len, !f.more, () => packet.slice(dataAt, end), { maxFragments: this.maxFragments, maxEnd: Infinity });
+    if (outcome === "duplicate") {
       // RFC 8200 allows exact duplicates to be dropped; anything else overlapping is an attack.
       this.counters.add("duplicate-fragment");
       return null;
     }
-    if ((prev && prev.end > start) || (next && next.offset < stop)) return this.reject(d, "fragment-overlap");
-    if (d.pieces.length >= this.maxFragments) return this.reject(d, "too-many-fragments");
-    d.pieces.splice(i, 0, { offset: start, end: stop, data: packet.slice(dataAt, end) });
-    d.bytes += len;
+    if (outcome !== "placed") return this.reject(d, outcome === "overlap" ? "fragment-overlap" : outcome);
     this.memory += len;
     if (start === 0) {
       d.header = packet.slice(0, IPV6_HEADER_LENGTH);
@@ -140,14 +121,14 @@ export class Ipv6Reassembler {
       this.counters.add("reassembly-evicted");
       if (oldest === d) return null;
     }
-    if (d.totalLength < 0 || d.header === null || d.bytes !== d.totalLength) return null;
-    // No overlaps and the byte count equals the length: the pieces tile [0, total) exactly.
-    const out = new Uint8Array(IPV6_HEADER_LENGTH + d.totalLength);
+    if (d.header === null || !d.pieces.complete) return null;
+    const total = d.pieces.totalLength;
+    const out = new Uint8Array(IPV6_HEADER_LENGTH + total);
     out.set(d.header);
-    out[4] = d.totalLength >>> 8;
-    out[5] = d.totalLength;
+    out[4] = total >>> 8;
+    out[5] = total;
     out[6] = d.nextHeader;
-    for (const p of d.pieces) out.set(p.data, IPV6_HEADER_LENGTH + p.offset);
+    d.pieces.copyInto(out, IPV6_HEADER_LENGTH);
     this.drop(d);
     this.counters.add("reassembled");
     return out;
@@ -167,6 +148,6 @@ export class Ipv6Reassembler {
     if (this.partials.get(d.key) !== d) return;
     this.partials.delete(d.key);
     d.cancel();
-    this.memory -= d.bytes + (d.header ? IPV6_HEADER_LENGTH + (d.firstPacket?.length ?? 0) : 0);
+    this.memory -= d.pieces.bytes + (d.header ? IPV6_HEADER_LENGTH + (d.firstPacket?.length ?? 0) : 0);
   }
 }
