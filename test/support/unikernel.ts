@@ -12,6 +12,8 @@
 // Each build happens in a private copy of the example under <repo>/.tmp/, so tests may build the
 // same example with different keys at the same time; the copy is removed when the process exits.
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -27,6 +29,15 @@ export interface Completed {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+}
+
+/** A TCP port free on this host right now (for a unikernel's --port on the socket stack). */
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, "::");
+  await once(s, "listening");
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 /** Runs a command to completion (or kills it after timeoutMs). Never rejects on a non-zero exit. */

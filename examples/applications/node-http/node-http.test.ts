@@ -1,21 +1,11 @@
 // End to end: build the Hono example and talk to it with curl.
 import assert from "node:assert/strict";
-import * as net from "node:net";
-import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { buildExample, runCommand, startUnikernel } from "../../../test/support/unikernel.ts";
+import { buildExample, freePort, runCommand, startUnikernel } from "../../../test/support/unikernel.ts";
 import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, "::");
-  await once(s, "listening");
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function curl(args: string[]): Promise<{ stdout: string; stderr: string }> {
   const r = await runCommand("curl", ["-sS", "--retry", "5", "--retry-connrefused", "--retry-delay", "1", ...args], { timeoutMs: 30_000 });

@@ -1,20 +1,10 @@
 // End to end: build the website with each store and check it with curl.
 import assert from "node:assert/strict";
-import * as net from "node:net";
-import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { buildExample, repoRoot, runCommand, startUnikernel, type Running } from "../../../test/support/unikernel.ts";
+import { buildExample, freePort, repoRoot, runCommand, type Running, startUnikernel } from "../../../test/support/unikernel.ts";
 import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, "::");
-  await once(s, "listening");
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function curl(args: string[]): Promise<string> {
   const r = await runCommand("curl", ["-sS", "--retry", "5", "--retry-connrefused", "--retry-delay", "1", ...args], { timeoutMs: 30_000 });

@@ -4,16 +4,8 @@ import * as net from "node:net";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { buildExample, runCommand, runUnikernel, startUnikernel } from "../../../test/support/unikernel.ts";
+import { buildExample, freePort, runCommand, runUnikernel, startUnikernel } from "../../../test/support/unikernel.ts";
 import { netnsUnavailable, withNetns } from "../../../test/support/netns.ts";
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, "::");
-  await once(s, "listening");
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Connects, retrying briefly: the log line may come a moment before the kernel socket listens. */
 async function connect(host: string, port: number): Promise<net.Socket> {
