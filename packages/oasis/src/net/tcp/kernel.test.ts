@@ -2,6 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { netnsUnavailable, withNetns } from "../../../../../test/support/netns.ts";
 import type { TcpFlow } from "../../devices/tcp.ts";
 import { withFaults } from "oasis/net/phy";
@@ -207,7 +209,7 @@ test("sends 4 MB byte-exact to a kernel receiver that reads slowly", { skip, tim
   ),
 );
 
-test("serves 10 000 kernel connections closed by FIN from either side, RST and simultaneous close, leaving the table empty", { skip, timeout: 300_000 }, () =>
+test("serves 10 000 kernel connections closed by FIN from either side, RST and simultaneous close, leaving the table empty, with a flat heap", { skip, timeout: 300_000 }, (t) =>
   withNetns(
     async (ns) => {
       const tap = ns.openTap();
@@ -232,13 +234,15 @@ test("serves 10 000 kernel connections closed by FIN from either side, RST and s
       // Mode 3, on port 8: both ends close as soon as the connection is up, so FINs cross.
       tcp.listen(8, (flow: TcpFlow) => flow.close(), { backlog: 1024 });
       const count = Number(process.env.OASIS_TCP_KERNEL_CONNECTIONS ?? 10_000);
-      const r = await ns.exec(
+      // Two rounds of count/2; the heap after a forced GC once the table has drained must not grow
+      // from the first round to the second (a leak of a few hundred bytes per connection would).
+      const round = (first: number, n: number) => ns.exec(
         "python3",
         [
           "-c",
           [
             "import asyncio,socket,struct,sys",
-            `N=${count}`,
+            `FIRST=${first}; N=${n}`,
             "async def one(i):",
             "  mode=i%4",
             "  if mode==3:",
@@ -262,15 +266,23 @@ test("serves 10 000 kernel connections closed by FIN from either side, RST and s
             "    nonlocal ok",
             "    async with sem:",
             "      await one(i); ok+=1",
-            "  await asyncio.gather(*(run(i) for i in range(N)))",
+            "  await asyncio.gather(*(run(i) for i in range(FIRST,FIRST+N)))",
             "  print('done',ok)",
             "asyncio.run(main())",
           ].join("\n"),
         ],
-        { timeoutMs: 240_000 },
+        { timeoutMs: 120_000 },
       );
-      assert.match(r.stdout, new RegExp(`done ${count}`));
+      const half = Math.floor(count / 2);
+      assert.match((await round(0, half)).stdout, new RegExp(`done ${half}\\b`));
       await waitEmpty(tcp, 20_000);
+      const heapAfterFirst = await settledHeap();
+      assert.match((await round(half, count - half)).stdout, new RegExp(`done ${count - half}\\b`));
+      await waitEmpty(tcp, 20_000);
+      const heapAfterSecond = await settledHeap();
+      const growth = heapAfterSecond - heapAfterFirst;
+      t.diagnostic(`heap after GC: ${(heapAfterFirst / 1e6).toFixed(2)} MB after ${half} connections, ${(heapAfterSecond / 1e6).toFixed(2)} MB after ${count} (${growth >= 0 ? "+" : ""}${(growth / 1e3).toFixed(0)} kB)`);
+      assert.ok(growth < 2_000_000, `the heap grew by ${growth} bytes over the second ${count - half} connections`);
       assert.ok(served >= (count * 3) / 4 - count / 100, `served ${served}`);
       const s = tcp.stats();
       assert.ok(s.resetsReceived >= Math.floor(count / 4) * 0.99, `resets received ${s.resetsReceived}`);
@@ -287,6 +299,20 @@ function tcpOver(net: Net, config: TcpConfig = {}): TcpStack {
   let tcp: TcpStack | null = null;
   ipv4Stack(net, { cidr: `${OURS}/24`, tcp: (ip) => (tcp = createTcp(ip, config)) });
   return tcp!;
+}
+
+const gc = ((): (() => void) => {
+  v8.setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+})();
+
+/** heapUsed after full collections (and a turn of the event loop so finalizers run). */
+async function settledHeap(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  return process.memoryUsage().heapUsed;
 }
 
 async function waitEmpty(tcp: TcpStack, ms = 10_000): Promise<void> {
