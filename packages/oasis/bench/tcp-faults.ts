@@ -5,8 +5,10 @@
 // end uses it), every transfer checked by sha256 at both ends. Prints throughput and the SACK
 // on/off ratio.
 //
-//   npm run bench:tcp-faults          (MB=20 per transfer by default: about 6 minutes, most of it Oasis sending; MB=100 would take
-//   about half an hour, so 20 MB is the largest size that finishes in a few minutes)
+//   npm run bench:tcp-faults          (MB=20 per transfer by default)
+//
+// 20 MB per transfer takes about 6 minutes, most of it Oasis sending at about 1 Mbit/s; 100 MB would
+// take about half an hour, so 20 MB is the largest size that finishes in a few minutes.
 import { createHash, randomBytes } from "node:crypto";
 import { netnsUnavailable, withNetns, type Netns } from "../../../test/support/netns.ts";
 import type { TcpFlow } from "../src/devices/tcp.ts";

@@ -115,8 +115,8 @@ test("a 5 s kernel SYN flood (hping3) does not stop an established transfer; the
         },
         { backlog },
       );
-      // The established transfer: 12 MB paced at about 2 MB/s, so it runs through the whole flood.
-      const total = 12_000_000;
+      // The established transfer: 20 MB paced at about 2 MB/s (10 s), so it runs through the whole flood.
+      const total = 20_000_000;
       const client = ns.spawn("python3", [
         "-c",
         [
