@@ -6,21 +6,38 @@
  * position of the checksummed stream. An odd trailing byte counts as its high half.
  */
 export function onesSum(buf: Uint8Array, start = 0, end = buf.length, sum = 0): number {
-  let i = start;
-  // 32-bit words: half the loop iterations of the 16-bit version. Each term < 2^32, and a
-  // datagram has < 2^14 of them, so the double never loses precision.
-  const end4 = end - 3;
-  let acc = 0;
-  for (; i < end4; i += 4) {
-    acc += buf[i]! * 0x1000000 + ((buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!);
+  const len = end - start;
+  let i = 0;
+  let s = 0;
+  if (len >= 64) {
+    // Native (little-endian) 32-bit reads: each 16-bit half is a byte-swapped word, and the
+    // one's-complement sum of swapped words is the swapped sum (RFC 1071 §2(B)), so one swap at
+    // the end. Each term < 2^32 and a datagram has < 2^14 of them: the double stays exact.
+    const view = new DataView(buf.buffer, buf.byteOffset + start, len);
+    const end16 = len - 15;
+    let acc = 0;
+    for (; i < end16; i += 16) acc += view.getUint32(i, true) + view.getUint32(i + 4, true) + view.getUint32(i + 8, true) + view.getUint32(i + 12, true);
+    const end4 = len - 3;
+    for (; i < end4; i += 4) acc += view.getUint32(i, true);
+    let folded = foldSum((acc % 0x10000) + Math.floor(acc / 0x10000));
+    folded = ((folded & 0xff) << 8) | (folded >>> 8);
+    s = folded;
+  } else {
+    const end4 = len - 3;
+    let acc = 0;
+    for (; i < end4; i += 4) {
+      const j = start + i;
+      acc += buf[j]! * 0x1000000 + ((buf[j + 1]! << 16) | (buf[j + 2]! << 8) | buf[j + 3]!);
+    }
+    // A 32-bit word sum folds to the same 16-bit result as the sum of its halves.
+    s = (acc % 0x10000) + Math.floor(acc / 0x10000);
   }
-  if (i + 1 < end) {
-    acc += (buf[i]! << 8) | buf[i + 1]!;
+  if (i + 1 < len) {
+    s += (buf[start + i]! << 8) | buf[start + i + 1]!;
     i += 2;
   }
-  if (i < end) acc += buf[i]! << 8;
-  // A 32-bit word sum folds to the same 16-bit result as the sum of its halves.
-  return sum + (acc % 0x10000) + Math.floor(acc / 0x10000);
+  if (i < len) s += buf[start + i]! << 8;
+  return sum + s;
 }
 
 /** Folds an unfolded sum into 16 bits (end-around carry), not inverted. */
