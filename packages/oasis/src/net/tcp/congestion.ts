@@ -12,8 +12,12 @@ export interface CongestionControl {
   onAck(acked: number, nowMs: number, srttMs: number): void;
   /** Loss detected by duplicate ACKs or SACK: sets ssthresh and cwnd = ssthresh. */
   onCongestion(flight: number, nowMs: number): void;
-  /** Retransmission timeout: cwnd falls to one segment. */
-  onTimeout(flight: number): void;
+  /**
+   * Retransmission timeout: cwnd falls to one segment. `keepSsthresh` when the timeout strikes
+   * a window of data already answered by a reduction (a repeated timeout, or one during a
+   * recovery): RFC 5681 §3.1 holds ssthresh constant then, one reduction per window of data.
+   */
+  onTimeout(flight: number, keepSsthresh?: boolean): void;
 }
 
 /** RFC 6928 initial window. */
@@ -47,8 +51,8 @@ export class NewReno implements CongestionControl {
     this.cwnd = this.ssthresh;
     this.acc = 0;
   }
-  onTimeout(flight: number): void {
-    this.ssthresh = Math.max(flight / 2, 2 * this.mss);
+  onTimeout(flight: number, keepSsthresh = false): void {
+    if (!keepSsthresh) this.ssthresh = Math.max(flight / 2, 2 * this.mss);
     this.cwnd = this.mss;
     this.acc = 0;
   }
@@ -114,8 +118,9 @@ export class Cubic implements CongestionControl {
     this.reduce();
     this.cwnd = this.ssthresh;
   }
-  onTimeout(): void {
-    this.reduce();
+  onTimeout(_flight: number, keepSsthresh = false): void {
+    if (keepSsthresh) this.epochStart = -1;
+    else this.reduce();
     this.cwnd = this.mss;
   }
 }

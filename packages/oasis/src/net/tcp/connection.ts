@@ -829,7 +829,11 @@ export class Connection implements TcpFlow, Timed {
       }
       if (finPos >= 0 ? pos > finPos : pos >= dataEnd) return;
       const flight = this.inRecovery && this.sackOk ? this.pipe() : pos - this.sndUna;
-      const cwndRoom = this.cc.cwnd - flight;
+      // Limited Transmit (RFC 3042, part of RFC 6675): each of the first two duplicate ACKs
+      // lets one new segment beyond cwnd go out, so a loss in a small window still brings the
+      // DupThresh duplicate ACKs (or SACKed bytes) that start fast recovery instead of an RTO.
+      const limitedTransmit = !this.inRecovery && pos >= this.sndMax ? Math.min(this.dupAcks, DUP_THRESH - 1) * this.mss : 0;
+      const cwndRoom = this.cc.cwnd + limitedTransmit - flight;
       const wndRoom = this.sndUna + this.sndWnd - pos;
       const avail = dataEnd - pos;
       const room = this.segmentRoom();
@@ -1126,7 +1130,10 @@ export class Connection implements TcpFlow, Timed {
     // No probes during RTO recovery (RFC 8985 §7.2): the next advancing ACK allows them again.
     this.tlpAt = Infinity;
     this.tlpSent = true;
-    this.cc.onTimeout(flight);
+    // One reduction per window of data (RFC 5681 §3.1, RFC 6582, RFC 6675): a timeout while
+    // SND.UNA is still below the recovery point of a fast recovery or an earlier timeout (the
+    // retransmission timed out again) holds ssthresh; only cwnd falls to one segment.
+    this.cc.onTimeout(flight, this.sndUna < this.recoveryPoint);
     this.inRecovery = false;
     this.rxtLog.length = 0;
     this.recoveryPoint = this.sndMax;

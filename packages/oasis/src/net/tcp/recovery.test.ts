@@ -1,0 +1,86 @@
+// Loss recovery against the RFCs' "one reduction per window of data": how often and how far
+// the sender backs off, on the virtual clock with losses placed by hand.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { TcpFlow } from "../../devices/tcp.ts";
+import type { TcpConfig } from "./config.ts";
+import { TestNet, pattern, readAll } from "./test-support.ts";
+
+const MSS = 1448;
+
+async function pair(config: TcpConfig = {}, delayMs = 10) {
+  const net = new TestNet({ faults: { delayMs } });
+  const a = net.tcp("192.0.2.1", config);
+  const b = net.tcp("192.0.2.2", config);
+  let got: Uint8Array | null = null;
+  b.listen(9, async (f) => {
+    got = await readAll(f);
+  });
+  const flow: TcpFlow = await net.clock.run(a.connect("192.0.2.2", 9));
+  const state = () => a.connection(flow.local, flow.remote)!.debugState();
+  return { net, a, b, flow, state, got: () => got };
+}
+
+test("a repeated RTO holds ssthresh instead of reducing it again (RFC 5681 §3.1)", async () => {
+  const { net, a, flow, state } = await pair();
+  // From now on the wire is cut: the first RTO reduces, the next ones must not.
+  net.faults.loss = 1;
+  await net.clock.run(flow.write(pattern(10 * MSS)));
+  await net.clock.runUntil(() => a.stats().rtoExpiries === 1);
+  const afterFirst = state().ssthresh;
+  assert.ok(afterFirst >= 5 * MSS, `first RTO: ssthresh ${afterFirst / MSS} segments`);
+  assert.equal(state().cwnd, state().mss);
+  await net.clock.runUntil(() => a.stats().rtoExpiries === 3);
+  assert.equal(state().ssthresh, afterFirst);
+  assert.equal(state().cwnd, state().mss);
+  a.connection(flow.local, flow.remote)!.abort();
+  assert.equal(a.stats().connectionCount, 0);
+});
+
+test("an RTO during fast recovery does not reduce ssthresh a second time", async () => {
+  const { net, a, flow, state, got } = await pair({ minRtoMs: 300 });
+  const data = pattern(200 * MSS);
+  // The 30th data segment is lost, and so is every retransmission of it until an RTO fires.
+  let lostSeq = -1;
+  let dataSegs = 0;
+  net.faults.drop = (s) => {
+    if (s.src !== "192.0.2.1" || s.tcp.payload.length === 0) return false;
+    if (++dataSegs === 30) lostSeq = s.tcp.seq;
+    return s.tcp.seq === lostSeq && a.stats().rtoExpiries === 0;
+  };
+  const writing = flow.write(data);
+  await net.clock.runUntil(() => a.stats().fastRecoveries === 1);
+  const reduced = state().ssthresh;
+  await net.clock.runUntil(() => a.stats().rtoExpiries === 1);
+  assert.equal(a.stats().fastRecoveries, 1);
+  assert.equal(state().ssthresh, reduced);
+  await net.clock.run(writing);
+  await net.clock.run(flow.close());
+  await net.clock.runUntil(() => got() !== null);
+  assert.ok(Buffer.from(got()!).equals(Buffer.from(data)));
+});
+
+{
+  // Without SACK nothing but three duplicate ACKs can start recovery (no probes either).
+  test("limited transmit repairs a loss in a three-segment window by fast retransmit, not RTO (RFC 3042, no SACK)", async () => {
+    const { net, a, flow, got } = await pair({ sack: false, congestionControl: "newreno", minRtoMs: 1000 });
+    const conn = a.connection(flow.local, flow.remote)!;
+    // A window of three segments, as after a few reductions on a lossy path.
+    const cc = (conn as unknown as { cc: { cwnd: number; ssthresh: number } }).cc;
+    cc.cwnd = cc.ssthresh = 3 * conn.mss;
+    let dropped = false;
+    net.faults.drop = (s) => s.src === "192.0.2.1" && s.tcp.payload.length > 0 && !dropped && (dropped = true);
+    const data = pattern(30 * MSS);
+    await net.clock.run(flow.write(data));
+    await net.clock.run(flow.close());
+    await net.clock.runUntil(() => got() !== null);
+    assert.ok(dropped);
+    assert.ok(Buffer.from(got()!).equals(Buffer.from(data)));
+    const s = a.stats();
+    if (process.env.TCP_TEST_VERBOSE) console.log(s);
+    assert.equal(s.rtoExpiries, 0);
+    assert.equal(s.tailLossProbes, 0);
+    assert.equal(s.fastRecoveries, 1);
+    assert.equal(s.retransmits, 1);
+  });
+}
