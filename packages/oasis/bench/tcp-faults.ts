@@ -6,6 +6,8 @@
 // on/off ratio.
 //
 //   npm run bench:tcp-faults          (MB=20 per transfer by default)
+//   ONLY=send|receive                 one direction only (to iterate on one side faster)
+//   NSTAT=1                           after each transfer, the kernel's recovery/undo counters
 //
 // 20 MB per transfer takes about 6 minutes, most of it Oasis sending at about 1 Mbit/s; 100 MB would
 // take about half an hour, so 20 MB is the largest size that finishes in a few minutes.
@@ -110,12 +112,22 @@ async function main(): Promise<void> {
       // Every run starts from the same state: the kernel must not reuse a cached ssthresh.
       await ns.exec("sysctl", ["-q", "-w", "net.ipv4.tcp_no_metrics_save=1"]);
       let seed = 1;
+      const only = process.env.ONLY;
       for (const run of [receive, send]) {
         for (const sack of [true, false]) {
+          if ((only === "send" && run === receive) || (only === "receive" && run === send)) {
+            seed++;
+            continue;
+          }
           await ns.exec("ip", ["tcp_metrics", "flush", "all"], { check: false });
+          if (process.env.NSTAT) await ns.exec("nstat", ["-n"], { check: false });
           const row = await run(ns, bytes, sack, seed++);
           rows.push(row);
           console.error(`${row.direction} SACK ${sack ? "on" : "off"}: ${((row.bytes * 8) / row.seconds / 1e6).toFixed(2)} Mbit/s`);
+          if (process.env.NSTAT) {
+            const n = await ns.exec("nstat", [], { check: false });
+            console.error(n.stdout.split("\n").filter((l) => /Undo|Recover|Loss|Retrans|Reorder|DSACK|SACK|Timeout|TLP|Spurious/i.test(l)).join("\n"));
+          }
         }
       }
     },
@@ -126,8 +138,8 @@ async function main(): Promise<void> {
   console.log("|-----------|------|---:|--------:|-------:|------------:|--------|------------:|----------------:|-------------:|--------------------------------------|");
   for (const r of rows) {
     const bps = (r.bytes * 8) / r.seconds;
-    const off = rows.find((x) => x.direction === r.direction && !x.sack)!;
-    const ratio = bps / ((off.bytes * 8) / off.seconds);
+    const off = rows.find((x) => x.direction === r.direction && !x.sack);
+    const ratio = off ? bps / ((off.bytes * 8) / off.seconds) : NaN;
     console.log(
       `| ${r.direction} | ${r.sack ? "on" : "off"} | ${(r.bytes / 1e6).toFixed(1)} | ${r.seconds.toFixed(1)} | ${(bps / 1e6).toFixed(2)} | ${ratio.toFixed(2)}× | ${r.exact ? "equal" : "DIFFERENT"} | ${r.tcp.retransmits} | ${r.tcp.fastRecoveries} | ${r.tcp.rtoExpiries} | ${r.faults.lost} / ${r.faults.reordered} / ${r.faults.duplicated} |`,
     );

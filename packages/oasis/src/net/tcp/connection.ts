@@ -124,6 +124,8 @@ export class Connection implements TcpFlow, Timed {
   // Congestion control and recovery.
   private cc: CongestionControl;
   private dupAcks = 0;
+  /** Limited Transmit (RFC 3042): new segments the first two duplicate ACKs still allow. */
+  private limitedTransmits = 0;
   private inRecovery = false;
   private recoveryPoint = 0;
   private highRxt = 0;
@@ -520,6 +522,7 @@ export class Connection implements TcpFlow, Timed {
         this.cc.onAck(acked, now, this.srtt < 0 ? 0 : this.srtt);
       }
       this.dupAcks = 0;
+      this.limitedTransmits = 0;
       this.rtoAt = this.sndUna < this.sndMax ? now + this.rto : Infinity;
       this.tlpAt = Infinity;
       this.tlpSent = false;
@@ -534,6 +537,7 @@ export class Connection implements TcpFlow, Timed {
       (newWnd === oldWnd || newlySacked > 0)
     ) {
       this.dupAcks++;
+      if (!this.inRecovery && this.dupAcks < DUP_THRESH) this.limitedTransmits++;
       if (this.inRecovery && !this.sackOk) this.cc.cwnd += this.mss;
     }
     if (this.inRecovery && this.sackOk) this.detectLostRetransmissions();
@@ -715,6 +719,7 @@ export class Connection implements TcpFlow, Timed {
     this.inRecovery = true;
     this.rxtLog.length = 0;
     this.recoveryPoint = this.sndMax;
+    this.limitedTransmits = 0;
     this.highRxt = this.sndUna;
     this.forcedLostEnd = this.sndUna + 1;
     this.host.counters.fastRecoveries++;
@@ -829,11 +834,13 @@ export class Connection implements TcpFlow, Timed {
       }
       if (finPos >= 0 ? pos > finPos : pos >= dataEnd) return;
       const flight = this.inRecovery && this.sackOk ? this.pipe() : pos - this.sndUna;
+      let cwndRoom = this.cc.cwnd - flight;
       // Limited Transmit (RFC 3042, part of RFC 6675): each of the first two duplicate ACKs
-      // lets one new segment beyond cwnd go out, so a loss in a small window still brings the
-      // DupThresh duplicate ACKs (or SACKed bytes) that start fast recovery instead of an RTO.
-      const limitedTransmit = !this.inRecovery && pos >= this.sndMax ? Math.min(this.dupAcks, DUP_THRESH - 1) * this.mss : 0;
-      const cwndRoom = this.cc.cwnd + limitedTransmit - flight;
+      // sends one new segment cwnd does not allow, as long as no more than cwnd + 2·SMSS is
+      // outstanding, so a loss in a small window still brings the DupThresh duplicate ACKs
+      // (or SACKed bytes) that start fast recovery instead of an RTO.
+      const limited = this.limitedTransmits > 0 && !this.inRecovery && pos >= this.sndMax && cwndRoom < this.segmentRoom();
+      if (limited) cwndRoom = Math.min(this.segmentRoom(), this.cc.cwnd + (DUP_THRESH - 1) * this.mss - flight);
       const wndRoom = this.sndUna + this.sndWnd - pos;
       const avail = dataEnd - pos;
       const room = this.segmentRoom();
@@ -850,6 +857,7 @@ export class Connection implements TcpFlow, Timed {
       }
       const sent = this.transmitRange(pos, len + (fin ? 1 : 0));
       if (sent === 0) return;
+      if (limited) this.limitedTransmits--;
       if (pos < this.sndMax) this.host.counters.retransmits++;
       else if (this.rttPos < 0 && !this.tsOk) {
         this.rttPos = pos + sent;
@@ -1138,6 +1146,7 @@ export class Connection implements TcpFlow, Timed {
     this.rxtLog.length = 0;
     this.recoveryPoint = this.sndMax;
     this.dupAcks = 0;
+    this.limitedTransmits = 0;
     // A second timeout in a row: the receiver may have dropped what it SACKed (RFC 2018 §8).
     if (this.retransmits > 1) this.sacked.length = 0;
     this.highRxt = this.sndUna;
