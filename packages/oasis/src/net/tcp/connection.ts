@@ -510,7 +510,9 @@ export class Connection implements TcpFlow, Timed {
         if (ackPos >= this.recoveryPoint) {
           this.inRecovery = false;
           this.rxtLog.length = 0;
-          this.cc.cwnd = this.sackOk ? this.cc.ssthresh : Math.min(this.cc.ssthresh, Math.max(this.sndMax - this.sndUna, 0) + this.mss);
+          // RFC 6582 §3.2 step 3 (full ACK): min(ssthresh, max(FlightSize, SMSS) + SMSS), so
+          // at least two segments even when the full ACK leaves nothing outstanding.
+          this.cc.cwnd = this.sackOk ? this.cc.ssthresh : Math.min(this.cc.ssthresh, Math.max(this.sndMax - this.sndUna, this.mss) + this.mss);
         } else if (!this.sackOk) {
           // RFC 6582 partial ACK: resend the next hole, deflate by what was acknowledged.
           this.retransmitAt(this.sndUna, now);

@@ -84,3 +84,21 @@ test("an RTO during fast recovery does not reduce ssthresh a second time", async
     assert.equal(s.retransmits, 1);
   });
 }
+
+test("NewReno leaves fast recovery with at least two segments of cwnd when the full ACK empties the flight (RFC 6582 §3.2)", async () => {
+  const { net, a, flow, state, got } = await pair({ sack: false, congestionControl: "newreno" });
+  flow.setNoDelay(true);
+  let dropped = false;
+  net.faults.drop = (s) => s.src === "192.0.2.1" && s.tcp.payload.length > 0 && !dropped && (dropped = true);
+  // Ten segments, the initial window: the first is lost, nine duplicate ACKs, one full ACK.
+  const data = pattern(10 * state().mss);
+  await net.clock.run(flow.write(data));
+  await net.clock.runUntil(() => state().sndUna === data.length + 1);
+  assert.ok(dropped);
+  assert.equal(a.stats().fastRecoveries, 1);
+  assert.equal(a.stats().rtoExpiries, 0);
+  assert.equal(state().cwnd, 2 * state().mss);
+  await net.clock.run(flow.close());
+  await net.clock.runUntil(() => got() !== null);
+  assert.ok(Buffer.from(got()!).equals(Buffer.from(data)));
+});
