@@ -132,6 +132,10 @@ export class Connection implements TcpFlow, Timed {
   private forcedLostEnd = 0;
   /** Retransmissions in this recovery: [start, end, sndMax when sent] triplets. */
   private rxtLog: number[] = [];
+  /** PRR (RFC 6937) during SACK recovery: bytes delivered and sent since it began, flight then. */
+  private prrDelivered = 0;
+  private prrOut = 0;
+  private recoverFs = 0;
   /** SACK scoreboard: merged [start, end) pairs above sndUna, sorted. */
   private sacked: number[] = [];
 
@@ -490,6 +494,8 @@ export class Connection implements TcpFlow, Timed {
       this.sndWl1 = segPos;
       this.sndWl2 = ackPos;
     }
+    const unaBefore = this.sndUna;
+    const sackedBefore = this.inRecovery && this.sackOk ? this.sackedBytes(this.sndUna, this.sndMax) : 0;
     let newlySacked = 0;
     if (this.sackOk && r.sackCount > 0) newlySacked = this.updateScoreboard(r);
 
@@ -542,7 +548,10 @@ export class Connection implements TcpFlow, Timed {
       if (!this.inRecovery && this.dupAcks < DUP_THRESH) this.limitedTransmits++;
       if (this.inRecovery && !this.sackOk) this.cc.cwnd += this.mss;
     }
-    if (this.inRecovery && this.sackOk) this.detectLostRetransmissions();
+    if (this.inRecovery && this.sackOk) {
+      this.detectLostRetransmissions();
+      this.prrOnAck(this.sndUna - unaBefore + this.sackedBytes(this.sndUna, this.sndMax) - sackedBefore);
+    }
     if (!this.inRecovery && this.sndUna >= this.recoveryPoint && this.sndMax > this.sndUna) {
       if (this.dupAcks >= DUP_THRESH || (this.sackOk && this.sackLostEnd() > this.sndUna)) this.enterRecovery(now);
     }
@@ -726,9 +735,34 @@ export class Connection implements TcpFlow, Timed {
     this.forcedLostEnd = this.sndUna + 1;
     this.host.counters.fastRecoveries++;
     this.cc.onCongestion(flight, now);
+    this.prrDelivered = 0;
+    this.prrOut = 0;
+    this.recoverFs = flight;
     this.rttPos = -1;
     this.retransmitAt(this.sndUna, now);
     if (!this.sackOk) this.cc.cwnd = this.cc.ssthresh + DUP_THRESH * this.mss;
+  }
+
+  /**
+   * Proportional Rate Reduction (RFC 6937, PRR-SSRB): what this ACK lets recovery send, as
+   * cwnd = pipe + sndcnt. While pipe exceeds ssthresh, sending follows delivery in the ratio
+   * ssthresh / RecoverFS, so the reduction is spread over the round trip and the ACK clock
+   * keeps ticking (instead of silence until pipe falls below cwnd, then a burst); below
+   * ssthresh, it grows back no faster than slow start.
+   */
+  private prrOnAck(delivered: number): void {
+    if (delivered <= 0) return;
+    this.prrDelivered += delivered;
+    const pipe = this.pipe();
+    const ssthresh = this.cc.ssthresh;
+    let sndcnt: number;
+    if (pipe > ssthresh) {
+      sndcnt = Math.ceil((this.prrDelivered * ssthresh) / Math.max(this.recoverFs, 1)) - this.prrOut;
+    } else {
+      const limit = Math.max(this.prrDelivered - this.prrOut, delivered) + this.mss;
+      sndcnt = Math.min(ssthresh - pipe, limit);
+    }
+    this.cc.cwnd = pipe + Math.max(0, sndcnt);
   }
 
   /** Resends the segment at `pos` (one MSS at most, up to the next SACKed byte). */
@@ -895,6 +929,7 @@ export class Connection implements TcpFlow, Timed {
     if (dataLen > 0 && pos + dataLen === dataEnd) flags |= PSH;
     const err = this.sendSegment(pos, dataLen, flags);
     if (err) return 0;
+    if (this.inRecovery) this.prrOut += dataLen;
     return dataLen + (fin ? 1 : 0);
   }
 

@@ -102,3 +102,65 @@ test("NewReno leaves fast recovery with at least two segments of cwnd when the f
   await net.clock.runUntil(() => got() !== null);
   assert.ok(Buffer.from(got()!).equals(Buffer.from(data)));
 });
+
+test("PRR sends new data in proportion to delivery from the start of recovery, not after pipe drains below cwnd (RFC 6937)", async () => {
+  const { net, a, flow, state, got } = await pair({ minRtoMs: 1000 });
+  const conn = a.connection(flow.local, flow.remote)!;
+  const mss = conn.mss;
+  // Congestion avoidance at 20 segments; the first data segment is lost once.
+  const cc = (conn as unknown as { cc: { cwnd: number; ssthresh: number } }).cc;
+  cc.cwnd = cc.ssthresh = 20 * mss;
+  let dropped = -1;
+  net.faults.drop = (s) => {
+    if (dropped < 0 && s.src === "192.0.2.1" && s.tcp.payload.length > 0) {
+      dropped = s.tcp.seq;
+      return true;
+    }
+    return false;
+  };
+  // What a does, in order: ACKs it processes and data segments it sends.
+  const events: ({ in: true } | { in: false; seq: number })[] = [];
+  const input = conn.input.bind(conn);
+  conn.input = (r, now) => {
+    events.push({ in: true });
+    input(r, now);
+  };
+  net.record = true;
+  const seenBefore = () => net.seen.length;
+  let mark = seenBefore();
+  const send = net.send.bind(net);
+  net.send = (src, dst, bytes) => {
+    send(src, dst, bytes);
+    for (; mark < net.seen.length; mark++) {
+      const s = net.seen[mark]!;
+      if (s.src === "192.0.2.1" && s.tcp.payload.length > 0) events.push({ in: false, seq: s.tcp.seq });
+    }
+  };
+  const data = pattern(60 * mss);
+  await net.clock.run(flow.write(data));
+  await net.clock.run(flow.close());
+  await net.clock.runUntil(() => got() !== null);
+  assert.ok(Buffer.from(got()!).equals(Buffer.from(data)));
+  assert.equal(a.stats().fastRecoveries, 1);
+  assert.equal(a.stats().rtoExpiries, 0);
+  // From the fast retransmit on: new segments a sends before it has processed six more ACKs.
+  const rtx = events.findIndex((e, i) => !e.in && e.seq === dropped && i > events.findIndex((f) => !f.in && f.seq === dropped));
+  assert.ok(rtx > 0);
+  let highest = 0;
+  for (let i = 0; i < rtx; i++) {
+    const e = events[i]!;
+    if (!e.in) highest = Math.max(highest, e.seq);
+  }
+  let acks = 0;
+  let early = 0;
+  for (let i = rtx + 1; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.in && ++acks === 6) break;
+    if (!e.in && e.seq > highest) early++;
+  }
+  // ssthresh is 14 segments (CUBIC β 0.7) for about 22 in flight (with the two of Limited
+  // Transmit): PRR sends about 0.64 segment per segment delivered, from the start. RFC 6675
+  // alone sends nothing until pipe has drained below cwnd, six ACKs later.
+  assert.ok(early >= 2, `${early} new segments before the sixth ACK of recovery`);
+  assert.ok(state().ssthresh < 20 * mss);
+});
