@@ -8,7 +8,7 @@ import { FlowError } from "../../devices/errors.ts";
 import type { Endpoint } from "../../devices/flow.ts";
 import type { Keepalive, TcpFlow } from "../../devices/tcp.ts";
 import { readableFromFlow, writableFromFlow } from "../../flow/streams.ts";
-import { ACK, FIN, PSH, RST, SYN, emitTcpHeader, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
+import { ACK, FIN, PSH, RST, SYN, emitTcpHeader, emptyTcpRepr, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
 import { ReceiveBuffer, SendBuffer } from "./buffers.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { createCongestionControl, type CongestionControl } from "./congestion.ts";
@@ -192,23 +192,9 @@ export class Connection implements TcpFlow, Timed {
     this.rcvWScale = this.offerWs ? shift : 0;
     this.cc = createCongestionControl(cfg.congestionControl, this.mss);
     this.lastHeard = host.clock.nowMs();
-    this.hdr = {
-      srcPort: local.port,
-      dstPort: remote.port,
-      seq: 0,
-      ack: 0,
-      flags: 0,
-      window: 0,
-      urgent: 0,
-      mss: -1,
-      windowScale: -1,
-      sackPermitted: false,
-      sack: new Uint32Array(8),
-      sackCount: 0,
-      hasTimestamp: false,
-      tsVal: 0,
-      tsEcr: 0,
-    };
+    // One header record reused for every segment this connection sends (no per-segment object).
+    const { payload: _unused, ...fields } = emptyTcpRepr();
+    this.hdr = { ...fields, srcPort: local.port, dstPort: remote.port };
   }
 
   // ---- opening ------------------------------------------------------------------------------
