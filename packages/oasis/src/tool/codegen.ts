@@ -17,6 +17,10 @@ export interface Generated {
   contents: string;
 }
 
+function record(fields: string[]): string {
+  return fields.length ? `{ ${fields.join(", ")} }` : "{}";
+}
+
 function literal(v: Json): string {
   return JSON.stringify(v);
 }
@@ -56,7 +60,7 @@ export function generateMain(graph: EvaluatedGraph, target: Target, keysSummary:
         opts.push(`${JSON.stringify(opt)}: ${dataName}`);
       }
       declares.push(
-        `const connect_${inst.varName} = ${local}.declare({ ${opts.join(", ")} }, { name: ${JSON.stringify(n.name)}, group: ${JSON.stringify(n.group)} });`,
+        `const connect_${inst.varName} = ${local}.declare(${record(opts)}, { name: ${JSON.stringify(n.name)}, group: ${JSON.stringify(n.group)} });`,
       );
     } else if (!jobModules.has(inst.node.module)) {
       jobModules.set(inst.node.module, `start_${jobModules.size + 1}`);
@@ -64,9 +68,7 @@ export function generateMain(graph: EvaluatedGraph, target: Target, keysSummary:
   }
 
   const depsRecord = (inst: Instance) =>
-    `{ ${Object.entries(inst.deps)
-      .map(([k, d]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${d.varName}`)
-      .join(", ")} }`;
+    record(Object.entries(inst.deps).map(([k, d]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${d.varName}`));
 
   const maxLevel = Math.max(0, ...graph.instances.map((i) => i.level));
   const devices = graph.instances.filter((i) => i.kind === "device");
