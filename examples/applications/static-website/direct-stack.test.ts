@@ -173,6 +173,9 @@ test("static-website on Oasis's stack (--net=direct): 1 000 keep-alive and 200 o
 
       await u.stop();
       assert.doesNotMatch(u.output(), /handler-error|failed on the connection/, u.output());
+      // The stack's own report at exit (non-zero counters only): no connection left half-open.
+      const report = /counters: (.*)/.exec(u.output())?.[1] ?? "";
+      assert.doesNotMatch(report, /\b(SYN_SENT|SYN_RECEIVED|ESTABLISHED|CLOSE_WAIT|FIN_WAIT_1|FIN_WAIT_2|CLOSING|LAST_ACK)=/, report);
 
       // The stack's side, from its own recording: 1 + 200 + the four single requests above.
       const closed = checkAllClosed(await segments(ns, pcap));
