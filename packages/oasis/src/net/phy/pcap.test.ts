@@ -7,18 +7,11 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { pcapHeader, withPcap } from "./pcap.ts";
 import { MemorySwitch } from "./switch.ts";
+import { internetChecksum } from "../wire/checksum.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "oasis-pcap-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const tshark = spawnSync("tshark", ["-v"]).status === 0;
-
-function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < bytes.length; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (bytes.length % 2) sum += bytes[bytes.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
 function arpRequest(srcMac: Uint8Array): Uint8Array {
   const f = new Uint8Array(42);
@@ -37,12 +30,12 @@ function icmpEcho(dst: Uint8Array, src: Uint8Array, seq: number): Uint8Array {
   f.set(src, 6);
   f.set([0x08, 0x00], 12);
   f.set([0x45, 0, 0, 44, 0, seq, 0x40, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1], 14);
-  const ipSum = checksum(f.subarray(14, 34));
+  const ipSum = internetChecksum(f, 14, 34);
   f[24] = ipSum >> 8;
   f[25] = ipSum & 0xff;
   f.set([8, 0, 0, 0, 0x12, 0x34, 0, seq], 34);
   for (let i = 0; i < 16; i++) f[42 + i] = i;
-  const icmpSum = checksum(f.subarray(34));
+  const icmpSum = internetChecksum(f, 34);
   f[36] = icmpSum >> 8;
   f[37] = icmpSum & 0xff;
   return f;

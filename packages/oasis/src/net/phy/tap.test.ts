@@ -10,18 +10,11 @@ import type { Net } from "../../devices/net.ts";
 import { MemorySwitch } from "./switch.ts";
 import { openTap, simulateKernelBusy, type TapNet } from "./tap.ts";
 import { tapBlasterFile } from "./tap-addon.ts";
+import { rawResponder } from "./fixtures/tap-responder/raw-responder.ts";
 
 const skip = netnsUnavailable();
 const US_IP = [192, 0, 2, 2];
 const US_MAC = "02:00:00:00:00:02";
-
-function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < bytes.length; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (bytes.length % 2) sum += bytes[bytes.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
 function macText(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
@@ -33,40 +26,10 @@ function answerArpAndPing(tap: Net, seen: Uint8Array[]): void {
 }
 
 function responder(tap: Net, seen: Uint8Array[], ip: readonly number[] = US_IP): (f: Uint8Array) => void {
+  const answer = rawResponder(tap, ip);
   return (f) => {
     seen.push(f.slice());
-    const type = (f[12]! << 8) | f[13]!;
-    if (type === 0x0806 && f[21] === 1 && f.subarray(38, 42).every((b, i) => b === ip[i])) {
-      const r = new Uint8Array(42);
-      r.set(f.subarray(6, 12), 0);
-      r.set(tap.mac, 6);
-      r.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2], 12);
-      r.set(tap.mac, 22);
-      r.set(ip, 28);
-      r.set(f.subarray(22, 32), 32); // requester's MAC and IP
-      tap.write(r);
-    }
-    if (type === 0x0800 && f[23] === 1 && f[34] === 8 && f.subarray(30, 34).every((b, i) => b === ip[i])) {
-      const ihl = (f[14]! & 0xf) * 4;
-      const total = (f[16]! << 8) | f[17]!;
-      const r = f.slice(0, 14 + total);
-      r.set(f.subarray(6, 12), 0);
-      r.set(tap.mac, 6);
-      r.set(f.subarray(30, 34), 26); // swap addresses
-      r.set(f.subarray(26, 30), 30);
-      r[22] = 64;
-      r[24] = r[25] = 0;
-      const h = checksum(r.subarray(14, 14 + ihl));
-      r[24] = h >> 8;
-      r[25] = h & 0xff;
-      const icmp = r.subarray(14 + ihl);
-      icmp[0] = 0; // echo reply
-      icmp[2] = icmp[3] = 0;
-      const c = checksum(icmp);
-      icmp[2] = c >> 8;
-      icmp[3] = c & 0xff;
-      tap.write(r);
-    }
+    answer(f);
   };
 }
 
