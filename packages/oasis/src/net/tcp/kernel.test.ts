@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
-import { netnsUnavailable, withNetns } from "../../../../../test/support/netns.ts";
+import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
 import type { TcpFlow } from "../../devices/tcp.ts";
 import { withFaults } from "oasis/net/phy";
 import type { Net } from "../../devices/net.ts";
@@ -20,30 +20,40 @@ function sha(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
 }
 
+/** Echoes every connection on `port`, hashing what it receives; resolves the totals on demand. */
+function hashingEcho(tcp: ReturnType<typeof tcpOver>, port: number): () => { bytes: number; sha256: string } {
+  let bytes = 0;
+  const hash = createHash("sha256");
+  tcp.listen(port, async (flow: TcpFlow) => {
+    for (let c = await flow.read(); c !== null; c = await flow.read()) {
+      bytes += c.length;
+      hash.update(c);
+      await flow.write(c);
+    }
+    await flow.close();
+  });
+  return () => ({ bytes, sha256: hash.digest("hex") });
+}
+
+/** socat in the namespace sends `size` random bytes to the echo and reads them back: the sha256 of both. */
+async function socatRoundTrip(ns: Netns, port: number, size: number): Promise<{ sent: string; echoed: string }> {
+  const r = await ns.exec(
+    "sh",
+    ["-c", `f=$(mktemp); g=$(mktemp); head -c ${size} /dev/urandom > $f; socat -t 30 -T 60 STDIO TCP:192.0.2.2:${port} > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g`],
+    { timeoutMs: 100_000 },
+  );
+  const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]!);
+  return { sent: sent!, echoed: echoed! };
+}
+
 test("receives 4 MB byte-exact from the kernel (socat) and sends it back", { skip, timeout: 120_000 }, () =>
   withNetns(
     async (ns) => {
       const tap = ns.openTap();
       const tcp = tcpOver(tap);
-      let received = 0;
-      const hash = createHash("sha256");
-      tcp.listen(8080, async (flow: TcpFlow) => {
-        for (;;) {
-          const c = await flow.read();
-          if (c === null) break;
-          received += c.length;
-          hash.update(c);
-          await flow.write(c);
-        }
-        await flow.close();
-      });
-      const r = await ns.exec("sh", [
-        "-c",
-        "f=$(mktemp); g=$(mktemp); head -c 4000000 /dev/urandom > $f; socat -t 30 -T 60 STDIO TCP:192.0.2.2:8080 > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g",
-      ]);
-      const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
-      assert.equal(received, 4_000_000);
-      assert.equal(hash.digest("hex"), sent);
+      const received = hashingEcho(tcp, 8080);
+      const { sent, echoed } = await socatRoundTrip(ns, 8080, 4_000_000);
+      assert.deepEqual(received(), { bytes: 4_000_000, sha256: sent });
       assert.equal(echoed, sent);
       await waitEmpty(tcp);
       await tap.disconnect();
@@ -58,22 +68,9 @@ test("exchanges 4 MB byte-exact with the kernel through loss, reordering, duplic
       const tap = ns.openTap();
       const faulty = withFaults(tap, { seed: 5, loss: 0.03, reorder: 0.03, duplicate: 0.01, corrupt: 0.005 });
       const tcp = tcpOver(faulty);
-      const hash = createHash("sha256");
-      tcp.listen(8080, async (flow: TcpFlow) => {
-        for (;;) {
-          const c = await flow.read();
-          if (c === null) break;
-          hash.update(c);
-          await flow.write(c);
-        }
-        await flow.close();
-      });
-      const r = await ns.exec("sh", [
-        "-c",
-        "f=$(mktemp); g=$(mktemp); head -c 4000000 /dev/urandom > $f; socat -t 30 -T 60 STDIO TCP:192.0.2.2:8080 > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g",
-      ], { timeoutMs: 100_000 });
-      const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
-      assert.equal(hash.digest("hex"), sent);
+      const received = hashingEcho(tcp, 8080);
+      const { sent, echoed } = await socatRoundTrip(ns, 8080, 4_000_000);
+      assert.equal(received().sha256, sent);
       assert.equal(echoed, sent);
       const s = tcp.stats();
       assert.ok(s.retransmits > 0 && (s.drops["bad-checksum"] ?? 0) > 0, JSON.stringify(s));
