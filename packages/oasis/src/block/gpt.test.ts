@@ -5,25 +5,10 @@ import { crc32 } from "./crc32.ts";
 import { openFile } from "./file.ts";
 import { GPT_TYPES, readGpt, writeGpt } from "./gpt.ts";
 import { Ramdisk } from "./ramdisk.ts";
-import { run, tempImages } from "./test-support.ts";
+import { run, sfdiskJson, tempImages } from "./test-support.ts";
 
 const images = tempImages("gpt");
 const MiB = 1024 * 1024;
-
-interface SfdiskPart {
-  node: string;
-  start: number;
-  size: number;
-  type: string;
-  uuid: string;
-  name?: string;
-}
-
-async function sfdiskJson(path: string): Promise<{ label: string; id: string; partitions: SfdiskPart[] }> {
-  const r = await run("sfdisk", ["--json", path]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout).partitiontable;
-}
 
 async function sgdiskImage(): Promise<string> {
   const path = await images.image(64 * MiB);
@@ -50,8 +35,8 @@ async function flipBit(path: string, offset: number): Promise<void> {
   await patch(path, offset, [bytes[offset]! ^ 0x01]);
 }
 
-function comparable(ps: { start: number; size: number; type: string; uuid: string; name?: string | undefined }[]) {
-  return ps.map((p) => ({ start: p.start, size: p.size, type: p.type, uuid: p.uuid, name: p.name ?? "" }));
+function comparable(ps: { start: number; size: number; type: string; uuid?: string; name?: string | undefined }[]) {
+  return ps.map((p) => ({ start: p.start, size: p.size, type: p.type, uuid: p.uuid ?? "", name: p.name ?? "" }));
 }
 
 describe("GPT: reading tables written by sgdisk and sfdisk", () => {

@@ -4,24 +4,10 @@ import { describe, it } from "node:test";
 import { openFile } from "./file.ts";
 import { readMbr, writeMbr } from "./mbr.ts";
 import { Ramdisk } from "./ramdisk.ts";
-import { run, tempImages } from "./test-support.ts";
+import { run, sfdiskJson, tempImages } from "./test-support.ts";
 
 const images = tempImages("mbr");
 const MiB = 1024 * 1024;
-
-interface SfdiskPart {
-  node: string;
-  start: number;
-  size: number;
-  type: string;
-  bootable?: boolean;
-}
-
-async function sfdiskJson(path: string): Promise<{ label: string; id: string; partitions: SfdiskPart[] }> {
-  const r = await run("sfdisk", ["--json", path]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout).partitiontable;
-}
 
 /** An image partitioned by sfdisk: 3 primaries, an extended partition (slot 4) with 3 logicals. */
 async function sfdiskImage(): Promise<string> {

@@ -36,3 +36,21 @@ export function run(cmd: string, args: string[], input?: string): Promise<{ code
     if (input !== undefined) child.stdin!.end(input);
   });
 }
+
+/** A partition as `sfdisk --json` describes it (fields present depend on the table type). */
+export interface SfdiskPart {
+  node: string;
+  start: number;
+  size: number;
+  type: string;
+  uuid?: string;
+  name?: string;
+  bootable?: boolean;
+}
+
+/** The partition table of an image as sfdisk reads it: the independent witness in interop tests. */
+export async function sfdiskJson(path: string): Promise<{ label: string; id: string; partitions: SfdiskPart[] }> {
+  const r = await run("sfdisk", ["--json", path]);
+  if (r.code !== 0) throw new Error(`sfdisk --json ${path} failed (${r.code}): ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { partitiontable: { label: string; id: string; partitions: SfdiskPart[] } }).partitiontable;
+}
