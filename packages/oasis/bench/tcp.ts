@@ -32,8 +32,8 @@ function tcpOver(net: Net): TcpStack {
 }
 
 /** The kernel sends `bytes` to an Oasis sink. */
-async function oasisReceive(ns: Netns, bytes: number): Promise<Row> {
-  const tap = ns.openTap();
+async function oasisReceive(ns: Netns, bytes: number, offload: boolean): Promise<Row> {
+  const tap = ns.openTap({ offload });
   const tcp = tcpOver(tap);
   let got = 0;
   let start = 0n;
@@ -55,19 +55,19 @@ async function oasisReceive(ns: Netns, bytes: number): Promise<Row> {
       resolve();
     });
   });
-  await ns.exec("sh", ["-c", `head -c ${bytes} /dev/zero | socat -u - TCP:${OURS}:5001`], { timeoutMs: 300_000 });
+  await ns.exec("sh", ["-c", `head -c ${bytes} /dev/zero | socat -u -b 262144 - TCP:${OURS}:5001`], { timeoutMs: 300_000 });
   await done;
   const cpu = process.cpuUsage(cpu0);
   await tap.disconnect();
   const s = tcp.stats();
-  return { name: "kernel → Oasis (Oasis receives)", bytes: got, seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.segmentsIn} segments in, ${s.segmentsOut} out` };
+  return { name: `kernel → Oasis (Oasis receives${offload ? ", TAP offloads" : ""})`, bytes: got, seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.segmentsIn} segments in, ${s.segmentsOut} out` };
 }
 
 /** Oasis sends `bytes` to a kernel sink. */
-async function oasisSend(ns: Netns, bytes: number): Promise<Row> {
-  const sink = ns.spawn("sh", ["-c", `socat -u TCP-LISTEN:5002,reuseaddr - | wc -c`]);
+async function oasisSend(ns: Netns, bytes: number, offload: boolean): Promise<Row> {
+  const sink = ns.spawn("sh", ["-c", `socat -u -b 262144 TCP-LISTEN:5002,reuseaddr - | wc -c`]);
   await new Promise((r) => setTimeout(r, 300));
-  const tap = ns.openTap();
+  const tap = ns.openTap({ offload });
   const tcp = tcpOver(tap);
   const flow = await tcp.connect(KERNEL, 5002);
   const chunk = new Uint8Array(256 * 1024);
@@ -80,7 +80,7 @@ async function oasisSend(ns: Netns, bytes: number): Promise<Row> {
   const m = await sink.waitFor(/^\s*(\d+)\s*$/m, 60_000);
   await tap.disconnect();
   const s = tcp.stats();
-  return { name: "Oasis → kernel (Oasis sends)", bytes: Number(m[1]), seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.retransmits} retransmits` };
+  return { name: `Oasis → kernel (Oasis sends${offload ? ", TAP offloads" : ""})`, bytes: Number(m[1]), seconds: Number(end - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6, note: `${s.retransmits} retransmits` };
 }
 
 /**
@@ -156,8 +156,10 @@ async function main(): Promise<void> {
       const c = await measureTapRx(ns, { frames: 50_000, frameSize: 1514 });
       ceilingBps = c.bitsPerSecond * (1460 / 1514);
       rows.push({ name: "raw TAP ceiling (kernel → JS, 1514-byte frames, TCP payload share)", bytes: c.frames * 1460, seconds: c.seconds, cpuSeconds: c.readerCpuSeconds, note: "tap-blaster, no stack" });
-      rows.push(await oasisReceive(ns, bytes));
-      rows.push(await oasisSend(ns, bytes));
+      for (const offload of [false, true]) {
+        rows.push(await oasisReceive(ns, bytes, offload));
+        rows.push(await oasisSend(ns, bytes, offload));
+      }
       const dir = mkdtempSync(join(tmpdir(), "oasis-bench-lwip-"));
       try {
         const lwip = buildLwip(dir);

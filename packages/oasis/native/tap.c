@@ -6,6 +6,13 @@
 // per frame costs far more than the read itself.
 // Send: write() straight away; when the kernel says EAGAIN, frames wait in a bounded FIFO that is
 // flushed when the fd becomes writable; beyond the bound they are dropped and counted.
+//
+// Offloads (opt-in, IFF_VNET_HDR + TUNSETOFFLOAD): every frame is preceded by a virtio_net_hdr.
+// The kernel may then hand us TCP segments of up to 64 KB (GSO) with the transport checksum left
+// partial, and accepts the same from us, so one system call carries tens of MTU-sized segments.
+// Partial checksums from the kernel are completed here, before JS sees the frame, so every frame
+// JS (or a pcap file) sees is valid on the wire; per-frame metadata tells JS the checksum is known
+// good and the segment size the sender used.
 
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
@@ -25,10 +32,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <linux/virtio_net.h>
 #include <unistd.h>
 
 typedef struct queued_frame {
   struct queued_frame *next;
+  struct virtio_net_hdr vnet;
   size_t len;
   uint8_t data[];
 } queued_frame;
@@ -45,13 +55,16 @@ typedef struct {
   int closed;
   int listening;
   int in_callback;
+  int vnet;      // frames carry a virtio_net_hdr (IFF_VNET_HDR)
+  int offload;   // TUNSETOFFLOAD succeeded: GSO frames and partial checksums both ways
   char name[IFNAMSIZ];
 
-  napi_ref rx_buffer_ref, rx_lengths_ref, rx_callback_ref;
+  napi_ref rx_buffer_ref, rx_lengths_ref, rx_meta_ref, rx_callback_ref;
   napi_async_context async_context;
   uint8_t *rx_buf;
   size_t rx_cap;
   uint32_t *rx_lengths;
+  uint32_t *rx_meta;  // per frame: RX_CHECKSUM_OK | segment size << 16 (NULL: not wanted)
   size_t rx_batch;
   size_t frame_max;
 
@@ -62,6 +75,8 @@ typedef struct {
 
   tap_counters counters;
 } tap_t;
+
+#define RX_CHECKSUM_OK 1u
 
 #define CHECK(env, call)                                    \
   do {                                                      \
@@ -103,14 +118,53 @@ static void free_queue(tap_t *t) {
   t->queue_len = 0;
 }
 
+// The Internet checksum of p[0..n) as RFC 1071 allows: summed in host byte order, so the folded
+// result is stored back with memcpy, not byte-swapped.
+static uint16_t inet_checksum(const uint8_t *p, size_t n) {
+  uint64_t sum = 0;
+  while (n >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    sum += (v & 0xffffffffu) + (v >> 32);
+    p += 8;
+    n -= 8;
+  }
+  while (n >= 2) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    sum += v;
+    p += 2;
+    n -= 2;
+  }
+  if (n) {
+    uint16_t v = 0;
+    memcpy(&v, p, 1);
+    sum += v;
+  }
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+// Completes a checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM): the field already
+// holds the pseudo-header sum. Returns 0 when the offsets do not fit the frame.
+static int complete_checksum(uint8_t *frame, size_t len, unsigned start, unsigned offset) {
+  if ((size_t)start + offset + 2 > len) return 0;
+  uint16_t c = inet_checksum(frame + start, len - start);
+  // UDP (checksum at offset 6) sends a computed zero as all ones: zero there means "none".
+  if (c == 0 && offset == 6) c = 0xffff;
+  memcpy(frame + start + offset, &c, 2);
+  return 1;
+}
+
 // 0: sent; 1: kernel busy (caller queues); -errno: lost.
-static int send_now(tap_t *t, const uint8_t *data, size_t len) {
+static int send_now(tap_t *t, const struct virtio_net_hdr *vnet, const uint8_t *data, size_t len) {
   if (t->simulated_busy > 0) {
     t->simulated_busy--;
     return 1;
   }
+  struct iovec iov[2] = {{(void *)vnet, sizeof *vnet}, {(void *)data, len}};
   for (;;) {
-    ssize_t r = write(t->fd, data, len);
+    ssize_t r = t->vnet ? writev(t->fd, iov, 2) : write(t->fd, data, len);
     if (r >= 0) {
       t->counters.tx_packets += 1;
       t->counters.tx_bytes += (double)len;
@@ -125,7 +179,7 @@ static int send_now(tap_t *t, const uint8_t *data, size_t len) {
 }
 
 // 0 queued, 2 dropped (queue full).
-static int enqueue(tap_t *t, const uint8_t *data, size_t len) {
+static int enqueue(tap_t *t, const struct virtio_net_hdr *vnet, const uint8_t *data, size_t len) {
   if (t->queue_len >= t->queue_limit) {
     t->counters.tx_dropped += 1;
     return 2;
@@ -136,6 +190,7 @@ static int enqueue(tap_t *t, const uint8_t *data, size_t len) {
     return 2;
   }
   q->next = NULL;
+  q->vnet = *vnet;
   q->len = len;
   memcpy(q->data, data, len);
   if (t->queue_tail) t->queue_tail->next = q;
@@ -148,17 +203,19 @@ static int enqueue(tap_t *t, const uint8_t *data, size_t len) {
 }
 
 // Returns 0 sent, 1 queued, 2 dropped (queue full), -errno lost to an error.
-static int write_frame(tap_t *t, const uint8_t *data, size_t len) {
-  if (t->queue_head) return enqueue(t, data, len);  // keep order behind waiting frames
-  int r = send_now(t, data, len);
-  if (r == 1) return enqueue(t, data, len);
+static int write_frame(tap_t *t, const struct virtio_net_hdr *vnet, const uint8_t *data, size_t len) {
+  if (t->queue_head) return enqueue(t, vnet, data, len);  // keep order behind waiting frames
+  int r = send_now(t, vnet, data, len);
+  if (r == 1) return enqueue(t, vnet, data, len);
   return r;
 }
+
+static const struct virtio_net_hdr plain_frame;  // all zero: no checksum or segmentation request
 
 static void flush_queue(tap_t *t) {
   while (t->queue_head) {
     queued_frame *q = t->queue_head;
-    if (send_now(t, q->data, q->len) == 1) break;
+    if (send_now(t, &q->vnet, q->data, q->len) == 1) break;
     t->queue_head = q->next;
     if (!t->queue_head) t->queue_tail = NULL;
     t->queue_len--;
@@ -196,17 +253,33 @@ static void drain(tap_t *t) {
   size_t off = 0, n = 0;
   int err = 0;
   // Read capacity is one byte more than the largest frame, so an oversize frame shows as too long.
+  struct virtio_net_hdr vnet;
   while (n < t->rx_batch && off + t->frame_max + 1 <= t->rx_cap) {
-    ssize_t r = read(t->fd, t->rx_buf + off, t->frame_max + 1);
+    struct iovec iov[2] = {{&vnet, sizeof vnet}, {t->rx_buf + off, t->frame_max + 1}};
+    ssize_t r = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, t->rx_buf + off, t->frame_max + 1);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
       break;
     }
-    if ((size_t)r > t->frame_max || r < 14) {
+    uint32_t meta = 0;
+    if (t->vnet) {
+      r -= (ssize_t)sizeof vnet;
+      if (r >= 14 && (size_t)r <= t->frame_max) {
+        if (vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+          if (!complete_checksum(t->rx_buf + off, (size_t)r, vnet.csum_start, vnet.csum_offset)) r = -1;
+          else meta = RX_CHECKSUM_OK;
+        } else if (vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+          meta = RX_CHECKSUM_OK;
+        }
+        if (vnet.gso_type != VIRTIO_NET_HDR_GSO_NONE) meta |= (uint32_t)vnet.gso_size << 16;
+      }
+    }
+    if (r > (ssize_t)t->frame_max || r < 14) {
       t->counters.rx_dropped += 1;
       continue;
     }
+    if (t->rx_meta) t->rx_meta[n] = meta;
     t->rx_lengths[n++] = (uint32_t)r;
     off += (size_t)r;
     t->counters.rx_packets += 1;
@@ -240,10 +313,12 @@ static void release_rx(tap_t *t) {
   napi_env env = t->env;
   if (t->rx_buffer_ref) napi_delete_reference(env, t->rx_buffer_ref);
   if (t->rx_lengths_ref) napi_delete_reference(env, t->rx_lengths_ref);
+  if (t->rx_meta_ref) napi_delete_reference(env, t->rx_meta_ref);
   if (t->rx_callback_ref) napi_delete_reference(env, t->rx_callback_ref);
-  t->rx_buffer_ref = t->rx_lengths_ref = t->rx_callback_ref = NULL;
+  t->rx_buffer_ref = t->rx_lengths_ref = t->rx_meta_ref = t->rx_callback_ref = NULL;
   t->rx_buf = NULL;
   t->rx_lengths = NULL;
+  t->rx_meta = NULL;
 }
 
 static void shutdown_tap(tap_t *t) {
@@ -254,6 +329,8 @@ static void shutdown_tap(tap_t *t) {
   t->poll->data = NULL;
   uv_close((uv_handle_t *)t->poll, free_poll);
   t->poll = NULL;
+  // Leave a persistent TAP as a plain one for whoever opens it next.
+  if (t->offload) ioctl(t->fd, TUNSETOFFLOAD, 0UL);
   close(t->fd);
   t->fd = -1;
   free_queue(t);
@@ -308,6 +385,8 @@ typedef struct {
   int mtu;
   int err;
   int created;
+  int vnet;         // in: ask for IFF_VNET_HDR and offloads
+  int offload;      // out: TUNSETOFFLOAD accepted
   const char *stage;
 } open_request;
 
@@ -337,7 +416,7 @@ static void *open_in_namespace(void *arg) {
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (req->vnet ? IFF_VNET_HDR : 0);
   strncpy(ifr.ifr_name, req->name, IFNAMSIZ - 1);
   req->created = if_nametoindex(req->name) == 0;  // TUNSETIFF creates a missing TAP
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
@@ -348,15 +427,27 @@ static void *open_in_namespace(void *arg) {
   }
   memcpy(req->name, ifr.ifr_name, IFNAMSIZ);
   req->name[IFNAMSIZ - 1] = 0;
+  if (req->vnet) {
+    int hdr_size = (int)sizeof(struct virtio_net_hdr);
+    // Without offloads the header stays (all zero): frames are then plain, MTU-sized ones.
+    req->offload = ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) == 0 &&
+                   ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) == 0;
+  } else {
+    // Offloads belong to the interface, not the file: an earlier reader (one that crashed, or
+    // another program) may have left them on, and without a virtio header the kernel would
+    // then hand us 64 KB frames with unfinished checksums.
+    ioctl(fd, TUNSETOFFLOAD, 0UL);
+  }
   req->mtu = interface_mtu(req->name);
   req->fd = fd;
   return NULL;
 }
 
-// open(name: string, queueLimit: number, netnsPath?: string) -> { handle, name, mtu }
+// open(name: string, queueLimit: number, netnsPath?: string, offload?: boolean)
+//   -> { handle, name, mtu, created, offload }
 static napi_value tap_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ + 1];
   size_t name_len = 0;
@@ -379,9 +470,13 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
+  bool offload = false;
+  if (argc >= 4) napi_get_value_bool(env, argv[3], &offload);
+
   open_request req;
   memset(&req, 0, sizeof req);
   req.fd = -1;
+  req.vnet = offload;
   memcpy(req.name, name, name_len + 1);
   if (netns_len > 0) {
     req.netns_path = netns_path;
@@ -414,6 +509,8 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   t->poll = poll;
   poll->data = t;
   t->queue_limit = queue_limit;
+  t->vnet = req.vnet;
+  t->offload = req.offload;
   memcpy(t->name, req.name, IFNAMSIZ);
 
   napi_value handle, result, v, resource, resource_name;
@@ -439,13 +536,16 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_set_named_property(env, result, "mtu", v));
   CHECK(env, napi_get_boolean(env, req.created, &v));
   CHECK(env, napi_set_named_property(env, result, "created", v));
+  CHECK(env, napi_get_boolean(env, t->offload, &v));
+  CHECK(env, napi_set_named_property(env, result, "offload", v));
   return result;
 }
 
-// listen(handle, buffer: Uint8Array, lengths: Uint32Array, frameMax: number, callback(count, errno))
+// listen(handle, buffer: Uint8Array, lengths: Uint32Array, frameMax: number, callback(count, errno),
+//        meta?: Uint32Array as long as lengths)
 static napi_value tap_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 5) {
     napi_throw_type_error(env, "EINVAL", "listen(handle, buffer, lengths, frameMax, callback)");
@@ -474,7 +574,21 @@ static napi_value tap_listen(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "EINVAL", "listen: the buffer must hold at least one frame of frameMax + 1 bytes");
     return NULL;
   }
+  uint32_t *meta = NULL;
+  napi_valuetype meta_type = napi_undefined;
+  if (argc >= 6) napi_typeof(env, argv[5], &meta_type);
+  if (meta_type != napi_undefined) {
+    size_t meta_len;
+    void *meta_data;
+    if (napi_get_typedarray_info(env, argv[5], &type, &meta_len, &meta_data, &ab, &byte_offset) != napi_ok || type != napi_uint32_array || meta_len < length) {
+      napi_throw_type_error(env, "EINVAL", "listen: meta must be a Uint32Array as long as lengths");
+      return NULL;
+    }
+    meta = meta_data;
+  }
   release_rx(t);
+  if (meta) CHECK(env, napi_create_reference(env, argv[5], 1, &t->rx_meta_ref));
+  t->rx_meta = meta;
   CHECK(env, napi_create_reference(env, argv[1], 1, &t->rx_buffer_ref));
   CHECK(env, napi_create_reference(env, argv[2], 1, &t->rx_lengths_ref));
   CHECK(env, napi_create_reference(env, argv[4], 1, &t->rx_callback_ref));
@@ -511,10 +625,14 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
-// write(handle, frame: Uint8Array) -> 0 sent, 1 queued, 2 dropped (queue full), -errno lost
+// write(handle, frame: Uint8Array, checksumStart?, checksumOffset?, segmentSize?)
+//   -> 0 sent, 1 queued, 2 dropped (queue full), -errno lost
+// With offloads: checksumStart > 0 asks the kernel to finish the checksum at checksumStart +
+// checksumOffset (the field holds the pseudo-header sum); segmentSize > 0 asks it to cut the TCP
+// payload into segments of that size.
 static napi_value tap_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tap_t *t = get_tap(env, argv[0], 1);
   if (!t) return NULL;
@@ -524,8 +642,36 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "write: frame must be a Uint8Array");
     return NULL;
   }
+  struct virtio_net_hdr vnet = plain_frame;
+  if (argc >= 5 && t->vnet) {
+    uint32_t start = 0, offset = 0, segment = 0;
+    napi_get_value_uint32(env, argv[2], &start);
+    napi_get_value_uint32(env, argv[3], &offset);
+    napi_get_value_uint32(env, argv[4], &segment);
+    if (start > 0) {
+      if (!t->offload || (size_t)start + offset + 2 > len || start > 0xffff || offset > 0xffff) {
+        napi_throw_range_error(env, "EINVAL", "write: the checksum offsets do not fit the frame, or offloads are off");
+        return NULL;
+      }
+      vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+      vnet.csum_start = (uint16_t)start;
+      vnet.csum_offset = (uint16_t)offset;
+      vnet.hdr_len = (uint16_t)(start + offset + 2);
+    }
+    if (segment > 0) {
+      unsigned ethertype = (unsigned)data[12] << 8 | data[13];
+      if (start == 0 || segment > 0xffff || (ethertype != 0x0800 && ethertype != 0x86dd)) {
+        napi_throw_range_error(env, "EINVAL", "write: segmentation needs a TCP/IP frame with a partial checksum");
+        return NULL;
+      }
+      vnet.gso_type = ethertype == 0x0800 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+      vnet.gso_size = (uint16_t)segment;
+      // Headers through the TCP options: the kernel copies them into every segment.
+      if ((size_t)start + 13 <= len) vnet.hdr_len = (uint16_t)(start + (data[start + 12] >> 4) * 4);
+    }
+  }
   napi_value r;
-  CHECK(env, napi_create_int32(env, write_frame(t, data, len), &r));
+  CHECK(env, napi_create_int32(env, write_frame(t, &vnet, data, len), &r));
   return r;
 }
 
@@ -559,7 +705,7 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
       napi_throw_range_error(env, "EINVAL", "writeBatch: lengths run past the end of the buffer");
       return NULL;
     }
-    int r = write_frame(t, buf + pos, lengths[i]);
+    int r = write_frame(t, &plain_frame, buf + pos, lengths[i]);
     if (r != 0 && r != 1) lost++;
     pos += lengths[i];
   }

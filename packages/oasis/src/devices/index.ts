@@ -1,4 +1,4 @@
-export type { Net, NetStats, MacAddr } from "./net.ts";
+export type { Net, NetStats, MacAddr, NetOffload, TxOffload, RxOffload } from "./net.ts";
 export type { Ethernet } from "./ethernet.ts";
 export type { Arp } from "./arp.ts";
 export type { Ip, Ipv4, Ipv6, Icmp, IpHandler, IpWriteOptions, Prefix } from "./ip.ts";

@@ -14,7 +14,7 @@ export interface Prefix {
  * Receives one upper-layer payload. Addresses are canonical strings ("192.0.2.1", "2001:db8::1");
  * `payload` is a view valid only during the call.
  */
-export type IpHandler = (src: string, dst: string, payload: Uint8Array) => void;
+export type IpHandler = (src: string, dst: string, payload: Uint8Array, checksumOk?: boolean) => void;
 
 export interface IpWriteOptions {
   /** Source address; by default the one `source(dst)` picks. */
@@ -22,6 +22,25 @@ export interface IpWriteOptions {
   ttl?: number;
   /** Allow fragmentation of a datagram larger than the path MTU (default true for IPv4). */
   fragment?: boolean;
+  /**
+   * Offset of the transport checksum field in the payload (16 for TCP, 6 for UDP), when it holds
+   * only the folded pseudo-header sum: the device finishes the checksum, or the IP layer does when
+   * the datagram cannot go to the device directly. Only with `offload.checksum`.
+   */
+  partialChecksumAt?: number;
+  /**
+   * The payload is one TCP segment to be cut into segments of this many data bytes (TSO), up to
+   * `offload.maxSegmented` bytes in all; needs `partialChecksumAt`. Only with `offload.segmentation`.
+   */
+  segmentSize?: number;
+}
+
+/** What the device under an IP layer takes off the transport protocols (see Net.offload). */
+export interface IpOffload {
+  readonly checksum: boolean;
+  readonly segmentation: boolean;
+  /** Largest payload (transport header included) of a write with `segmentSize`. */
+  readonly maxSegmented: number;
 }
 
 /**
@@ -30,7 +49,12 @@ export interface IpWriteOptions {
  */
 export interface Ip {
   readonly family: "ipv4" | "ipv6" | "ipv4v6";
-  /** Sets the handler of one upper-layer protocol; replaces any earlier one. */
+  /** Present when the device underneath has offloads the transport layers may use. */
+  readonly offload?: IpOffload | undefined;
+  /**
+   * Sets the handler of one upper-layer protocol; replaces any earlier one. The handler's
+   * `checksumOk` says the device vouched for the transport checksum, so it need not be verified.
+   */
   listen(proto: number, handler: IpHandler): void;
   /**
    * Sends the concatenation of `payload` chunks to `dst`. Synchronous: the datagram is queued

@@ -2,7 +2,8 @@
 // fragmentation on send, bounded reassembly, and dispatch to the upper protocols.
 import type { Ethernet } from "../../devices/ethernet.ts";
 import { ETHERTYPE_IPV4 } from "../../devices/ethernet.ts";
-import type { IpHandler, IpWriteOptions, Ipv4, Prefix } from "../../devices/ip.ts";
+import type { IpHandler, IpOffload, IpWriteOptions, Ipv4, Prefix } from "../../devices/ip.ts";
+import type { TxOffload } from "../../devices/net.ts";
 import { PROTO_ICMP, PROTO_UDP } from "../../devices/ip.ts";
 import type { MacAddr } from "../../devices/net.ts";
 import { IpError } from "../../devices/errors.ts";
@@ -10,6 +11,7 @@ import { source } from "oasis/logs";
 import { BROADCAST_MAC, formatIpv4Address, ipv4MulticastMac, ipv4Number, isIpv4Multicast, netmask, parseIpv4Cidr, parseIpv4Address } from "../wire/address.ts";
 import { ipv4PseudoSum } from "../wire/checksum.ts";
 import { Counters, WireError } from "../wire/error.ts";
+import { finishPartialChecksum, segmentTcpPacket } from "../wire/gso.ts";
 import { checkIpv4, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, writeIpv4Header } from "../wire/ipv4.ts";
 import { ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from "../wire/icmpv4.ts";
 import type { ArpLayer } from "../arp/arp.ts";
@@ -41,6 +43,8 @@ export class Ipv4Layer implements Ipv4 {
   /** Drops and events by reason. */
   readonly counters = new Counters();
   readonly icmp: Icmpv4Layer;
+  readonly offload: IpOffload | undefined;
+  private readonly txOffload: TxOffload = { checksumStart: IPV4_MIN_HEADER_LENGTH, checksumOffset: 0, segmentSize: 0 };
   private address = 0;
   private prefixLength = 0;
   private mask = 0;
@@ -104,6 +108,8 @@ export class Ipv4Layer implements Ipv4 {
     this.clock = options.clock ?? systemClock;
     this.ttl = options.ttl ?? 64;
     this.linkMtu = ethernet.mtu;
+    const o = ethernet.offload;
+    this.offload = o && o.checksum ? { checksum: true, segmentation: o.segmentation, maxSegmented: o.segmentation ? Math.min(0xffff, o.maxFrame - 14) - IPV4_MIN_HEADER_LENGTH : 0 } : undefined;
     this.nextId = Math.floor(Math.random() * 0x10000);
     this.reassembler = new Reassembler(this.clock, this.counters, options.reassembly);
     // RFC 1122 3.3.2: tell the sender when its fragments could not be reassembled in time.
@@ -116,8 +122,8 @@ export class Ipv4Layer implements Ipv4 {
     this.icmp = new Icmpv4Layer(this, this.clock, options.icmp);
     if (options.cidr) this.configure(options.cidr, options.gateway ?? null);
     else if (options.gateway) throw new RangeError(`IPv4 gateway ${options.gateway} given without an address: set --ipv4 too`);
-    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV4, (frame, offset) => this.inputAt(frame, offset));
-    else ethernet.listen(ETHERTYPE_IPV4, (_src, payload) => this.input(payload));
+    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV4, (frame, offset, checksumOk) => this.inputAt(frame, offset, checksumOk));
+    else ethernet.listen(ETHERTYPE_IPV4, (_src, payload, _dst, checksumOk) => this.inputAt(payload, 0, checksumOk));
   }
 
   // ---- configuration --------------------------------------------------------------------------
@@ -206,13 +212,16 @@ export class Ipv4Layer implements Ipv4 {
       for (const c of payload) length += c.length;
     }
     if (length > 65535 - IPV4_MIN_HEADER_LENGTH) throw new RangeError(`IPv4 payload of ${length} bytes to ${dst} exceeds the 65515-byte maximum of a datagram`);
+    const partialAt = options?.partialChecksumAt ?? -1;
+    let segmentSize = options?.segmentSize ?? 0;
+    if (partialAt >= 0 || segmentSize > 0) this.checkOffloadRequest(partialAt, segmentSize, length);
     if (d === 0) throw new IpError("invalid-address", "0.0.0.0 is not a destination address");
     // Route: where the frame goes on the link.
     let mac: MacAddr | undefined;
     let nextHop = 0;
     if (d === 0xffffffff || d === this.subnetBroadcast) mac = BROADCAST_MAC;
     else if (isIpv4Multicast(d)) mac = ipv4MulticastMac(d);
-    else if (d === this.address && d !== 0) return this.loopback(src, proto, one, chunks, length);
+    else if (d === this.address && d !== 0) return this.loopback(src, proto, one, chunks, length, partialAt);
     else {
       if (this.address === 0) throw new IpError("no-route", `no route to ${dst}: IPv4 is not configured yet (no address; waiting for DHCP or --ipv4)`);
       if (((d & this.mask) >>> 0) === this.network) nextHop = d;
@@ -221,7 +230,15 @@ export class Ipv4Layer implements Ipv4 {
       mac = this.arp.lookup(nextHop);
     }
     const ttl = options?.ttl ?? (isIpv4Multicast(d) ? 1 : this.ttl);
-    if (IPV4_MIN_HEADER_LENGTH + length > this.linkMtu) {
+    const oversize = IPV4_MIN_HEADER_LENGTH + length > this.linkMtu;
+    // A segment that fits one frame goes as a plain one; segmentation is for the rest.
+    if (!oversize) segmentSize = 0;
+    if (oversize && segmentSize === 0) {
+      if (partialAt >= 0) {
+        one = concat(one ? [one] : chunks, length);
+        chunks = NO_CHUNKS;
+        finishPartialChecksum(one, 0, partialAt);
+      }
       if (options?.fragment === false) {
         this.counters.add("would-fragment");
         throw new IpError("would-fragment", `datagram of ${length} bytes to ${dst} exceeds the MTU (${this.linkMtu - IPV4_MIN_HEADER_LENGTH} bytes of payload) and fragmentation is off`);
@@ -232,21 +249,43 @@ export class Ipv4Layer implements Ipv4 {
     this.txDst = d;
     this.txProto = proto;
     this.txTtl = ttl;
-    this.txId = this.nextId++ & 0xffff;
+    this.txId = this.nextId & 0xffff;
+    // Segments cut from one datagram take consecutive IDs, as Linux gives them.
+    this.nextId += segmentSize > 0 ? Math.ceil(length / segmentSize) : 1;
     this.txFlags = options?.fragment === false ? IPV4_FLAG_DF : 0;
     this.txLength = length;
     this.txOne = one;
     this.txChunks = chunks;
     try {
-      if (mac !== undefined) this.ethernet.write(mac, ETHERTYPE_IPV4, this.fill);
-      else {
+      if (mac !== undefined) {
+        if (partialAt < 0) this.ethernet.write(mac, ETHERTYPE_IPV4, this.fill);
+        else {
+          this.txOffload.checksumOffset = partialAt;
+          this.txOffload.segmentSize = segmentSize;
+          this.ethernet.write(mac, ETHERTYPE_IPV4, this.fill, this.txOffload);
+        }
+      } else {
+        // Waiting for ARP: the queued packet leaves as plain frames, so do the offloads here.
         const packet = new Uint8Array(IPV4_MIN_HEADER_LENGTH + length);
         this.fill(packet);
-        this.arp.sendWhenResolved(nextHop, ETHERTYPE_IPV4, packet);
+        if (segmentSize > 0) segmentTcpPacket(packet, segmentSize, (s) => this.arp.sendWhenResolved(nextHop, ETHERTYPE_IPV4, s));
+        else {
+          if (partialAt >= 0) finishPartialChecksum(packet, IPV4_MIN_HEADER_LENGTH, partialAt);
+          this.arp.sendWhenResolved(nextHop, ETHERTYPE_IPV4, packet);
+        }
       }
     } finally {
       this.txOne = null;
       this.txChunks = NO_CHUNKS;
+    }
+  }
+
+  private checkOffloadRequest(partialAt: number, segmentSize: number, length: number): void {
+    const o = this.offload;
+    if (o === undefined) throw new RangeError("IPv4 write: partialChecksumAt/segmentSize need a device with offloads (Ip.offload is undefined)");
+    if (!(Number.isInteger(partialAt) && partialAt >= 0 && partialAt + 2 <= length)) throw new RangeError(`IPv4 write: partialChecksumAt ${partialAt} is not inside the ${length}-byte payload`);
+    if (segmentSize > 0 && !(o.segmentation && Number.isInteger(segmentSize) && length <= o.maxSegmented)) {
+      throw new RangeError(`IPv4 write: cannot segment a ${length}-byte payload into ${segmentSize}-byte segments (device segmentation ${o.segmentation ? `up to ${o.maxSegmented} bytes` : "unavailable"})`);
     }
   }
 
@@ -282,11 +321,14 @@ export class Ipv4Layer implements Ipv4 {
 
   // ---- input ----------------------------------------------------------------------------------
   input(packet: Uint8Array): void {
-    this.inputAt(packet, 0);
+    this.inputAt(packet, 0, false);
   }
 
-  /** The datagram starting at `at` in `frame` (the Ethernet layer passes whole frames). */
-  inputAt(frame: Uint8Array, at: number): void {
+  /**
+   * The datagram starting at `at` in `frame` (the Ethernet layer passes whole frames);
+   * `checksumOk`: the device vouched for the transport checksum.
+   */
+  inputAt(frame: Uint8Array, at: number, checksumOk: boolean): void {
     // Validate in place and read fields from the buffer: no representation object per datagram.
     const bad = checkIpv4(frame, at);
     if (bad !== null) return this.counters.add(bad);
@@ -306,12 +348,12 @@ export class Ipv4Layer implements Ipv4 {
       if (p instanceof WireError) return this.counters.add(p.reason);
       const whole = this.reassembler.add(p, packet);
       if (whole === null) return;
-      return this.dispatch(p.protocol, src, dst, whole.datagram, 0, whole.headerLength, whole.datagram.length, unicastToUs);
+      return this.dispatch(p.protocol, src, dst, whole.datagram, 0, whole.headerLength, whole.datagram.length, unicastToUs, false);
     }
-    this.dispatch(frame[at + 9]!, src, dst, frame, at, headerLength, total, unicastToUs);
+    this.dispatch(frame[at + 9]!, src, dst, frame, at, headerLength, total, unicastToUs, checksumOk);
   }
 
-  private dispatch(proto: number, src: number, dst: number, frame: Uint8Array, at: number, headerLength: number, total: number, unicastToUs: boolean): void {
+  private dispatch(proto: number, src: number, dst: number, frame: Uint8Array, at: number, headerLength: number, total: number, unicastToUs: boolean, checksumOk: boolean): void {
     const payload = frame.subarray(at + headerLength, at + total);
     // Consecutive datagrams usually come from the same peer to our address: skip the cache lookups.
     let srcText = this.lastSrcText;
@@ -341,7 +383,7 @@ export class Ipv4Layer implements Ipv4 {
           if (unicastToUs) this.icmp.sendError(ICMP_DEST_UNREACHABLE, UNREACHABLE_PROTOCOL, 0, frame.subarray(at, at + total), headerLength, srcText, dstText);
         } else if (this.address === 0 && !unicastToUs && dst !== 0xffffffff) {
           this.counters.add("not-for-us"); // unconfigured: only the DHCP interception takes unicast
-        } else h(srcText, dstText, payload);
+        } else h(srcText, dstText, payload, checksumOk);
       }
     } catch (e) {
       this.counters.add("handler-error");
@@ -378,13 +420,14 @@ export class Ipv4Layer implements Ipv4 {
     }
   }
 
-  private loopback(src: number, proto: number, one: Uint8Array | null, chunks: readonly Uint8Array[], length: number): void {
+  private loopback(src: number, proto: number, one: Uint8Array | null, chunks: readonly Uint8Array[], length: number, partialAt: number): void {
     const packet = new Uint8Array(IPV4_MIN_HEADER_LENGTH + length);
     writeIpv4Header(packet, 0, src, this.address, proto, this.ttl, this.nextId++ & 0xffff, 0, length);
     packet.set(one ?? concat(chunks, length), IPV4_MIN_HEADER_LENGTH);
+    if (partialAt >= 0) finishPartialChecksum(packet, IPV4_MIN_HEADER_LENGTH, partialAt);
     // Delivered later, as from the wire: the sender never re-enters its own handler.
     queueMicrotask(() => {
-      if (!this.closed) this.dispatch(proto, src, this.address, packet, 0, IPV4_MIN_HEADER_LENGTH, packet.length, true);
+      if (!this.closed) this.dispatch(proto, src, this.address, packet, 0, IPV4_MIN_HEADER_LENGTH, packet.length, true, false);
     });
   }
 }

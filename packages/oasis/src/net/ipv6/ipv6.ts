@@ -5,14 +5,15 @@
 // dispatch to the upper protocols.
 import type { Ethernet } from "../../devices/ethernet.ts";
 import { ETHERTYPE_IPV6 } from "../../devices/ethernet.ts";
-import type { Icmp, IpHandler, IpWriteOptions, Ipv6, Prefix } from "../../devices/ip.ts";
+import type { Icmp, IpHandler, IpOffload, IpWriteOptions, Ipv6, Prefix } from "../../devices/ip.ts";
 import { PROTO_ICMPV6, PROTO_UDP } from "../../devices/ip.ts";
-import type { MacAddr } from "../../devices/net.ts";
+import type { MacAddr, TxOffload } from "../../devices/net.ts";
 import { IpError } from "../../devices/errors.ts";
 import { source } from "oasis/logs";
 import { randomInt } from "oasis/random";
 import { formatMac } from "../wire/address.ts";
 import { Counters, WireError } from "../wire/error.ts";
+import { finishPartialChecksum, segmentTcpPacket } from "../wire/gso.ts";
 import {
   eui64InterfaceId,
   commonPrefixLength,
@@ -202,6 +203,8 @@ export class Ipv6Layer implements Ipv6 {
   readonly icmp: Icmp;
   readonly mac: MacAddr;
   readonly neighbours: NeighbourCache;
+  readonly offload: IpOffload | undefined;
+  private readonly txOffload: TxOffload = { checksumStart: IPV6_HEADER_LENGTH, checksumOffset: 0, segmentSize: 0 };
   private readonly clock: Clock;
   private readonly random: (max: number) => number;
   private readonly linkMtu: number;
@@ -257,6 +260,8 @@ export class Ipv6Layer implements Ipv6 {
     this.linkMtu = ethernet.mtu;
     if (this.linkMtu < IPV6_MIN_MTU) throw new RangeError(`IPv6 needs a link MTU of at least ${IPV6_MIN_MTU} bytes; this link has ${this.linkMtu}`);
     this.currentLinkMtu = this.linkMtu;
+    const o = ethernet.offload;
+    this.offload = o && o.checksum ? { checksum: true, segmentation: o.segmentation, maxSegmented: o.segmentation ? Math.min(0xffff, o.maxFrame - 14 - IPV6_HEADER_LENGTH) : 0 } : undefined;
     this.hopLimit = options.hopLimit ?? 64;
     this.retransTimer = options.retransTimerMs ?? 1000;
     this.baseReachableTime = options.reachableTimeMs ?? 30_000;
@@ -317,8 +322,8 @@ export class Ipv6Layer implements Ipv6 {
       this.gateway = g.slice();
     }
 
-    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV6, (frame, offset) => this.input(frame.subarray(offset)));
-    else ethernet.listen(ETHERTYPE_IPV6, (_src, payload) => this.input(payload));
+    if (ethernet instanceof EthernetLayer) ethernet.listenPayload(ETHERTYPE_IPV6, (frame, offset, checksumOk) => this.input(frame.subarray(offset), checksumOk));
+    else ethernet.listen(ETHERTYPE_IPV6, (_src, payload, _dst, checksumOk) => this.input(payload, checksumOk));
 
     this.addAddress(linkLocalAddress(this.interfaceIdFor(LINK_LOCAL_PREFIX, 0)), 64, "link-local", Infinity, Infinity);
     if (staticAddress) this.addAddress(staticAddress.address, staticAddress.prefixLength, "static", Infinity, Infinity);
@@ -402,12 +407,24 @@ export class Ipv6Layer implements Ipv6 {
       for (const c of payload) length += c.length;
     }
     if (length > 0xffff) throw new RangeError(`IPv6 payload of ${length} bytes exceeds 65535 (jumbograms are not supported)`);
+    const partialAt = options?.partialChecksumAt ?? -1;
+    let segmentSize = options?.segmentSize ?? 0;
+    if (partialAt >= 0 || segmentSize > 0) this.checkOffloadRequest(partialAt, segmentSize, length);
     const multicast = isIpv6Multicast(d);
     const hopLimit = options?.ttl ?? (multicast ? 1 : this.hopLimit);
-    if (!multicast && this.ownAddress(d) !== undefined) return this.loopback(src, d, proto, hopLimit, one ?? concat(chunks, length));
+    if (!multicast && this.ownAddress(d) !== undefined) return this.loopback(src, d, proto, hopLimit, one ?? concat(chunks, length), partialAt);
     const nextHop = multicast ? d : this.nextHop(d, dst);
     const pathMtu = this.pathMtu(d);
-    if (IPV6_HEADER_LENGTH + length > pathMtu) {
+    const oversize = IPV6_HEADER_LENGTH + length > pathMtu;
+    // A segment that fits one frame goes as a plain one; segmentation is for the rest. Segments
+    // are cut to the link MTU: a smaller path MTU (from a Packet Too Big) must shrink the MSS.
+    if (!oversize) segmentSize = 0;
+    if (oversize && segmentSize === 0 && partialAt >= 0) {
+      one = concat(one ? [one] : chunks, length);
+      chunks = NO_CHUNKS;
+      finishPartialChecksum(one, 0, partialAt);
+    }
+    if (oversize && segmentSize === 0) {
       if (options?.fragment === false) {
         this.counters.add("would-fragment");
         throw new IpError("would-fragment", `datagram of ${length} bytes to ${dst} exceeds the path MTU (${pathMtu - IPV6_HEADER_LENGTH} bytes of payload) and fragmentation is off`);
@@ -427,11 +444,31 @@ export class Ipv6Layer implements Ipv6 {
       }
       return IPV6_HEADER_LENGTH + length;
     };
-    if (mac !== undefined) this.ethernet.write(mac, ETHERTYPE_IPV6, fill);
-    else {
+    if (mac !== undefined) {
+      if (partialAt < 0) this.ethernet.write(mac, ETHERTYPE_IPV6, fill);
+      else {
+        this.txOffload.checksumOffset = partialAt;
+        this.txOffload.segmentSize = segmentSize;
+        this.ethernet.write(mac, ETHERTYPE_IPV6, fill, this.txOffload);
+      }
+    } else {
+      // Waiting for neighbour discovery: the queued packet leaves as plain frames, so do the offloads here.
       const packet = new Uint8Array(IPV6_HEADER_LENGTH + length);
       fill(packet);
-      this.neighbours.enqueue(nextHop, packet);
+      if (segmentSize > 0) segmentTcpPacket(packet, segmentSize, (seg) => this.neighbours.enqueue(nextHop, seg));
+      else {
+        if (partialAt >= 0) finishPartialChecksum(packet, IPV6_HEADER_LENGTH, partialAt);
+        this.neighbours.enqueue(nextHop, packet);
+      }
+    }
+  }
+
+  private checkOffloadRequest(partialAt: number, segmentSize: number, length: number): void {
+    const o = this.offload;
+    if (o === undefined) throw new RangeError("IPv6 write: partialChecksumAt/segmentSize need a device with offloads (Ip.offload is undefined)");
+    if (!(Number.isInteger(partialAt) && partialAt >= 0 && partialAt + 2 <= length)) throw new RangeError(`IPv6 write: partialChecksumAt ${partialAt} is not inside the ${length}-byte payload`);
+    if (segmentSize > 0 && !(o.segmentation && Number.isInteger(segmentSize) && length <= o.maxSegmented)) {
+      throw new RangeError(`IPv6 write: cannot segment a ${length}-byte payload into ${segmentSize}-byte segments (device segmentation ${o.segmentation ? `up to ${o.maxSegmented} bytes` : "unavailable"})`);
     }
   }
 
@@ -702,10 +739,11 @@ export class Ipv6Layer implements Ipv6 {
     }
   }
 
-  private loopback(src: Uint8Array, d: Uint8Array, proto: number, hopLimit: number, data: Uint8Array): void {
+  private loopback(src: Uint8Array, d: Uint8Array, proto: number, hopLimit: number, data: Uint8Array, partialAt: number): void {
     const packet = new Uint8Array(IPV6_HEADER_LENGTH + data.length);
     writeIpv6Header(packet, 0, src, d, proto, hopLimit, data.length);
     packet.set(data, IPV6_HEADER_LENGTH);
+    if (partialAt >= 0) finishPartialChecksum(packet, IPV6_HEADER_LENGTH, partialAt);
     // Delivered later, as from the wire: the sender never re-enters its own handler.
     queueMicrotask(() => {
       if (!this.closed) this.input(packet);
@@ -805,8 +843,11 @@ export class Ipv6Layer implements Ipv6 {
   }
 
   // ---- input ----------------------------------------------------------------------------------
-  /** One IPv6 packet (the Ethernet payload; trailing padding allowed). */
-  input(packet: Uint8Array): void {
+  /**
+   * One IPv6 packet (the Ethernet payload; trailing padding allowed); `checksumOk`: the device
+   * vouched for the transport checksum.
+   */
+  input(packet: Uint8Array, checksumOk = false): void {
     if (this.closed) return;
     const p = parseIpv6(packet);
     if (p instanceof WireError) {
@@ -844,7 +885,7 @@ export class Ipv6Layer implements Ipv6 {
       if (q.fragment !== null) return this.counters.add("nested-fragment");
       return this.dispatch(whole, q.protocol, q.payloadAt, q.protocolFieldAt, q.hopLimit, dstIsUs);
     }
-    this.dispatch(packet.subarray(0, p.end), p.protocol, p.payloadAt, p.protocolFieldAt, p.hopLimit, dstIsUs);
+    this.dispatch(packet.subarray(0, p.end), p.protocol, p.payloadAt, p.protocolFieldAt, p.hopLimit, dstIsUs, checksumOk);
   }
 
   /** RFC 8200 §4.2, §4.4: a Parameter Problem for what we were asked to understand and do not. */
@@ -867,7 +908,7 @@ export class Ipv6Layer implements Ipv6 {
     return false;
   }
 
-  private dispatch(packet: Uint8Array, proto: number, at: number, protoFieldAt: number, hopLimit: number, dstIsUs: boolean): void {
+  private dispatch(packet: Uint8Array, proto: number, at: number, protoFieldAt: number, hopLimit: number, dstIsUs: boolean, checksumOk = false): void {
     const srcText = ipv6Text(packet, 8);
     const dstText = ipv6Text(packet, 24);
     const payload = packet.subarray(at);
@@ -885,7 +926,7 @@ export class Ipv6Layer implements Ipv6 {
         if (dstIsUs) this.sendError(ICMPV6_PARAMETER_PROBLEM, PARAMETER_UNKNOWN_NEXT_HEADER, protoFieldAt, packet);
         return;
       }
-      h(srcText, dstText, payload);
+      h(srcText, dstText, payload, checksumOk);
     } catch (e) {
       this.counters.add("handler-error");
       log.error(() => `handler of protocol ${proto} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -17,7 +17,8 @@ const ungroupedOwner = new Map<string, string>();
 
 /**
  * `netif("tap0")`: --[GROUP-]interface=NAME picks another TAP at boot, --[GROUP-]pcap=FILE records
- * its traffic, and `-l net.trace:debug` logs every frame.
+ * its traffic, --[GROUP-]offload=false turns the TAP offloads off, and `-l net.trace:debug` logs
+ * every frame.
  */
 export const tapDevice = defineDevice({
   declare(options: { name: string }, ctx) {
@@ -40,13 +41,21 @@ export const tapDevice = defineDevice({
           section: "network",
         })
       : () => undefined;
+    const offload = readsFlags
+      ? runtimeArg.bool({
+          name: argName(ctx, "offload"),
+          doc: "Exchange TCP segments of up to 64 KB with the kernel and leave checksums to it (TAP offloads, as a virtio-net guest does); --offload=false sends and receives MTU-sized frames only",
+          default: true,
+          section: "network",
+        })
+      : () => true;
     return async (): Promise<Net> => {
       const name = iface();
       const file = pcap();
       // The file first: a bad --pcap must fail before the TAP is taken.
       const sink = file ? pcapFileSink(file) : null;
-      const tap = openTap(name);
-      log.info(`${tap.name}: attached, MAC ${macToString(tap.mac)}, MTU ${tap.mtu}`);
+      const tap = openTap(name, { offload: offload() });
+      log.info(`${tap.name}: attached, MAC ${macToString(tap.mac)}, MTU ${tap.mtu}${tap.offload ? ", offloads on" : ""}`);
       let net: Net = sink ? withPcap(tap, sink) : tap;
       if (file) log.info(`${tap.name}: recording frames to ${file}`);
       // Decided once at boot: without -l net.trace:debug the frames pay nothing for tracing.

@@ -3,7 +3,8 @@
 // limit, each direction deciding with its own random stream so the same seed and the same
 // traffic give the same faults.
 import { NetError } from "../../devices/errors.ts";
-import type { Net } from "../../devices/net.ts";
+import type { Net, RxOffload } from "../../devices/net.ts";
+import { segmentTcpPacket } from "../wire/gso.ts";
 import { nowMs } from "oasis/mtime";
 import { setTimer } from "oasis/sleep";
 
@@ -204,11 +205,22 @@ export function withFaults(net: Net, options: FaultOptions): FaultyNet {
       if (direction === "rx") return net.write(frame);
       process_(tx, frame, sendTx);
     },
+    // No offloads above the injector: faults act on wire-sized frames. A merged frame from a
+    // device with offloads is cut back into its segments first, and nothing is vouched for.
     listen(h: (frame: Uint8Array) => void): void {
       handler = h;
-      net.listen((frame) => {
+      const one = (frame: Uint8Array) => {
         if (direction === "tx") return sendRx(frame);
         process_(rx, frame, (f) => sendRx(f));
+      };
+      net.listen((frame, offload?: RxOffload) => {
+        if (offload === undefined || offload.segmentSize === 0) return one(frame);
+        segmentTcpPacket(frame.subarray(14), offload.segmentSize, (packet) => {
+          const f = new Uint8Array(14 + packet.length);
+          f.set(frame.subarray(0, 14));
+          f.set(packet, 14);
+          one(f);
+        });
       });
     },
     stats: () => net.stats(),

@@ -1,7 +1,8 @@
 // withPcap: a Net → Net middleware recording every frame in and out in libpcap format
 // (LINKTYPE_ETHERNET, microsecond timestamps), readable by tshark/tcpdump/Wireshark.
 import { closeSync, openSync, writeSync } from "node:fs";
-import type { Net } from "../../devices/net.ts";
+import type { Net, RxOffload, TxOffload } from "../../devices/net.ts";
+import { finishPartialChecksum } from "../wire/gso.ts";
 import { nowMs as monotonicMs } from "oasis/mtime";
 import { nowMs as wallMs } from "oasis/ptime";
 
@@ -83,7 +84,8 @@ class PcapWriter {
     this.used += bytes.length;
   }
 
-  record(frame: Uint8Array): void {
+  /** `offload`: a frame written with a partial checksum is recorded with it finished, as it goes on the wire. */
+  record(frame: Uint8Array, offload?: TxOffload): void {
     if (this.closed) return;
     const t = this.startWall + (monotonicMs() - this.startMono);
     const seconds = Math.floor(t / 1000);
@@ -97,6 +99,9 @@ class PcapWriter {
     v.setUint32(8, kept, true);
     v.setUint32(12, frame.length, true);
     this.buffer.set(frame.subarray(0, kept), this.used + 16);
+    if (offload !== undefined && offload.checksumStart > 0 && kept === frame.length) {
+      finishPartialChecksum(this.buffer.subarray(this.used + 16, this.used + 16 + kept), offload.checksumStart, offload.checksumOffset);
+    }
     this.used += 16 + kept;
     if (this.used >= FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
@@ -132,17 +137,20 @@ export function withPcap(net: Net, file: string | PcapSink, options: PcapOptions
   const snaplen = options.snaplen ?? 65535;
   if (!(Number.isInteger(snaplen) && snaplen >= 14 && snaplen <= 262144)) throw new RangeError(`withPcap: snaplen must be an integer in 14..262144, got ${options.snaplen}`);
   const writer = new PcapWriter(typeof file === "string" ? pcapFileSink(file) : file, snaplen);
+  // Offloads pass through: segments to be cut by the device are recorded whole, as a capture on
+  // a host with TSO shows them.
   return {
     mac: net.mac,
     mtu: net.mtu,
-    write(frame: Uint8Array): void {
-      net.write(frame);
-      writer.record(frame);
+    ...(net.offload ? { offload: net.offload } : {}),
+    write(frame: Uint8Array, offload?: TxOffload): void {
+      net.write(frame, offload);
+      writer.record(frame, offload);
     },
-    listen(handler: (frame: Uint8Array) => void): void {
-      net.listen((frame) => {
+    listen(handler: (frame: Uint8Array, offload?: RxOffload) => void): void {
+      net.listen((frame, offload) => {
         writer.record(frame);
-        handler(frame);
+        handler(frame, offload);
       });
     },
     stats: () => net.stats(),

@@ -24,12 +24,19 @@ export type TapHandle = { readonly __tap: unique symbol };
 
 /** The C functions (native/tap.c). */
 export interface TapAddon {
-  /** `created`: the TAP did not exist and TUNSETIFF made a non-persistent one. */
-  open(name: string, queueLimit: number, netnsPath?: string): { handle: TapHandle; name: string; mtu: number; created: boolean };
-  listen(handle: TapHandle, buffer: Uint8Array, lengths: Uint32Array, frameMax: number, onFrames: (count: number, errno: number) => void): void;
+  /**
+   * `created`: the TAP did not exist and TUNSETIFF made a non-persistent one. `offload` asks for
+   * IFF_VNET_HDR and TUNSETOFFLOAD; the result says whether the kernel accepted the offloads.
+   */
+  open(name: string, queueLimit: number, netnsPath?: string, offload?: boolean): { handle: TapHandle; name: string; mtu: number; created: boolean; offload: boolean };
+  /** `meta` (with offloads): per frame, bit 0 = checksum known good, bits 16..31 = segment size. */
+  listen(handle: TapHandle, buffer: Uint8Array, lengths: Uint32Array, frameMax: number, onFrames: (count: number, errno: number) => void, meta?: Uint32Array): void;
   unlisten(handle: TapHandle): void;
-  /** 0 sent, 1 queued, 2 dropped (queue full), negative errno: lost. */
-  write(handle: TapHandle, frame: Uint8Array): number;
+  /**
+   * 0 sent, 1 queued, 2 dropped (queue full), negative errno: lost. With offloads, a non-zero
+   * checksumStart asks the kernel to finish the checksum, and segmentSize to cut the TCP payload.
+   */
+  write(handle: TapHandle, frame: Uint8Array, checksumStart?: number, checksumOffset?: number, segmentSize?: number): number;
   /** Frames packed back to back; returns how many were lost. */
   writeBatch(handle: TapHandle, buffer: Uint8Array, lengths: Uint32Array, count: number): number;
   stats(handle: TapHandle, reset?: boolean): TapCounters;

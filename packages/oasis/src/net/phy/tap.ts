@@ -2,7 +2,7 @@
 // call per wake-up with up to `batch` frames packed in one buffer.
 import { existsSync, readFileSync } from "node:fs";
 import { NetError } from "../../devices/errors.ts";
-import type { MacAddr, Net, NetStats } from "../../devices/net.ts";
+import type { MacAddr, Net, NetOffload, NetStats, RxOffload, TxOffload } from "../../devices/net.ts";
 import { source } from "oasis/logs";
 import { randomMac, toMac } from "./mac.ts";
 import { loadTapAddon, type TapAddon, type TapCounters, type TapHandle } from "./tap-addon.ts";
@@ -23,7 +23,19 @@ export interface TapOptions {
    * /proc/PID/ns/net. The returned device works from this process (needs CAP_SYS_ADMIN).
    */
   netns?: string;
+  /**
+   * Exchange 64 KB TCP segments and partial checksums with the kernel (IFF_VNET_HDR and
+   * TUNSETOFFLOAD, as a virtio-net guest does) instead of MTU-sized frames only. Off by default;
+   * the `netif` device turns it on (--offload=false turns it off).
+   */
+  offload?: boolean;
 }
+
+/** Largest frame with offloads: an IPv6 header, a 64 KiB payload and the Ethernet header. */
+const OFFLOAD_MAX_FRAME = 14 + 40 + 65535;
+/** Receive buffer with offloads: room for a few dozen 64 KB frames per wake-up. */
+const OFFLOAD_RX_BUFFER = 2 * 1024 * 1024;
+const RX_CHECKSUM_OK = 1;
 
 export interface TapStats extends NetStats {
   /** Frames that had to wait for the kernel (EAGAIN) since the last reset. */
@@ -86,7 +98,7 @@ export function openTap(name: string, options: TapOptions = {}): TapNet {
   const netnsPath = options.netns === undefined ? undefined : options.netns.includes("/") ? options.netns : `/var/run/netns/${options.netns}`;
   let opened: ReturnType<TapAddon["open"]>;
   try {
-    opened = addon.open(name, options.queueLimit ?? 1024, netnsPath);
+    opened = addon.open(name, options.queueLimit ?? 1024, netnsPath, options.offload === true);
   } catch (e) {
     const code = (e as { code?: string }).code;
     const message = e instanceof Error ? e.message : String(e);
@@ -105,14 +117,19 @@ export function openTap(name: string, options: TapOptions = {}): TapNet {
   } else if (netnsPath === undefined && interfaceIsUp(opened.name) === false) {
     log.warn(`TAP ${opened.name} is down, so the kernel will neither send nor accept frames: bring it up with \`ip link set ${opened.name} up\``);
   }
-  return new Tap(addon, opened.handle, opened.name, options.mtu ?? (opened.mtu > 0 ? opened.mtu : 1500), mac, batch);
+  if (options.offload && !opened.offload) log.warn(`TAP ${opened.name}: the kernel refused offloads (TUNSETOFFLOAD); sending and receiving MTU-sized frames only`);
+  const offload: NetOffload | undefined = opened.offload ? { checksum: true, segmentation: true, maxFrame: OFFLOAD_MAX_FRAME } : undefined;
+  return new Tap(addon, opened.handle, opened.name, options.mtu ?? (opened.mtu > 0 ? opened.mtu : 1500), mac, batch, offload);
 }
 
 class Tap implements TapNet {
   private connected = true;
-  private handler: ((frame: Uint8Array) => void) | null = null;
+  private handler: ((frame: Uint8Array, offload?: RxOffload) => void) | null = null;
   private rxBuffer: Uint8Array | null = null;
   private rxLengths: Uint32Array | null = null;
+  private rxMeta: Uint32Array | null = null;
+  /** Handed to the listener with each frame when offloads are on; rewritten per frame. */
+  private readonly rxOffload: RxOffload = { checksumOk: false, segmentSize: 0 };
   private packBuffer = new Uint8Array(0);
   private packLengths = new Uint32Array(0);
   private reportedErrno = 0;
@@ -124,12 +141,14 @@ class Tap implements TapNet {
     readonly mtu: number,
     readonly mac: MacAddr,
     private readonly batch: number,
+    readonly offload: NetOffload | undefined,
   ) {}
 
-  private check(frame: Uint8Array): void {
+  private check(frame: Uint8Array, segmented = false): void {
     if (!this.connected) throw new NetError("disconnected", `TAP ${this.name} is disconnected; frames can no longer be written to it`);
-    if (frame.length < 14 || frame.length > this.mtu + 14) {
-      throw new NetError("invalid-length", `TAP ${this.name}: a frame must be 14..${this.mtu + 14} bytes (Ethernet header + MTU ${this.mtu}), got ${frame.length}`);
+    const max = segmented ? this.offload!.maxFrame : this.mtu + 14;
+    if (frame.length < 14 || frame.length > max) {
+      throw new NetError("invalid-length", `TAP ${this.name}: a ${segmented ? "frame to segment" : "frame"} must be 14..${max} bytes${segmented ? "" : ` (Ethernet header + MTU ${this.mtu})`}, got ${frame.length}`);
     }
   }
 
@@ -140,9 +159,15 @@ class Tap implements TapNet {
     log.warn(`TAP ${this.name}: the kernel refused a frame (${ERRNO_NAMES[-status] ?? `errno ${-status}`}); such frames are counted in txDropped${-status === 5 ? `; is the interface up? (ip link set ${this.name} up)` : ""}`);
   }
 
-  write(frame: Uint8Array): void {
-    this.check(frame);
-    this.noteTxError(this.addon.write(this.handle, frame));
+  write(frame: Uint8Array, offload?: TxOffload): void {
+    if (offload === undefined || offload.checksumStart === 0) {
+      this.check(frame);
+      this.noteTxError(this.addon.write(this.handle, frame));
+      return;
+    }
+    if (this.offload === undefined) throw new NetError("invalid-length", `TAP ${this.name} was opened without offloads: it cannot finish checksums or segment frames`);
+    this.check(frame, offload.segmentSize > 0);
+    this.noteTxError(this.addon.write(this.handle, frame, offload.checksumStart, offload.checksumOffset, offload.segmentSize));
   }
 
   writeMany(frames: readonly Uint8Array[]): void {
@@ -175,24 +200,33 @@ class Tap implements TapNet {
     this.addon.writeBatch(this.handle, buffer, lengths, count);
   }
 
-  listen(handler: (frame: Uint8Array) => void): void {
+  listen(handler: (frame: Uint8Array, offload?: RxOffload) => void): void {
     if (!this.connected) return;
     this.handler = handler;
     if (this.rxBuffer) return;
-    const frameMax = this.mtu + 14;
-    this.rxBuffer = new Uint8Array(this.batch * (frameMax + 1));
+    const frameMax = this.offload ? this.offload.maxFrame : this.mtu + 14;
+    this.rxBuffer = new Uint8Array(Math.max(this.batch * (this.mtu + 15), this.offload ? OFFLOAD_RX_BUFFER : 0));
     this.rxLengths = new Uint32Array(this.batch);
-    this.addon.listen(this.handle, this.rxBuffer, this.rxLengths, frameMax, (count, errno) => this.onFrames(count, errno));
+    this.rxMeta = this.offload ? new Uint32Array(this.batch) : null;
+    this.addon.listen(this.handle, this.rxBuffer, this.rxLengths, frameMax, (count, errno) => this.onFrames(count, errno), this.rxMeta ?? undefined);
   }
 
   private onFrames(count: number, errno: number): void {
     const buf = this.rxBuffer!;
     const lengths = this.rxLengths!;
+    const meta = this.rxMeta;
+    const rx = this.rxOffload;
     let off = 0;
     for (let i = 0; i < count && this.handler; i++) {
       const len = lengths[i]!;
       try {
-        this.handler(buf.subarray(off, off + len));
+        if (meta === null) this.handler(buf.subarray(off, off + len));
+        else {
+          const m = meta[i]!;
+          rx.checksumOk = (m & RX_CHECKSUM_OK) !== 0;
+          rx.segmentSize = m >>> 16;
+          this.handler(buf.subarray(off, off + len), rx);
+        }
       } catch (e) {
         log.error(() => `TAP ${this.name}: listener threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }

@@ -1,7 +1,7 @@
 // withTracer: logs a one-line summary of every frame in and out at debug level (source
 // "net.trace"), e.g. `tap0 rx 60B 5e:…:01 > ff:ff:ff:ff:ff:ff ARP`. Costs one comparison per frame
 // when debug logging is off.
-import type { Net } from "../../devices/net.ts";
+import type { Net, RxOffload, TxOffload } from "../../devices/net.ts";
 import { source } from "oasis/logs";
 import { macToString } from "./mac.ts";
 
@@ -35,14 +35,15 @@ export function withTracer(net: Net, name = "net"): Net {
   return {
     mac: net.mac,
     mtu: net.mtu,
-    write(frame: Uint8Array): void {
-      if (log.enabled("debug")) log.debug(`${name} tx ${describeFrame(frame)}`);
-      net.write(frame);
+    ...(net.offload ? { offload: net.offload } : {}),
+    write(frame: Uint8Array, offload?: TxOffload): void {
+      if (log.enabled("debug")) log.debug(`${name} tx ${describeFrame(frame)}${offload?.segmentSize ? ` (to cut into ${offload.segmentSize}-byte segments)` : ""}`);
+      net.write(frame, offload);
     },
-    listen(handler: (frame: Uint8Array) => void): void {
-      net.listen((frame) => {
-        if (log.enabled("debug")) log.debug(`${name} rx ${describeFrame(frame)}`);
-        handler(frame);
+    listen(handler: (frame: Uint8Array, offload?: RxOffload) => void): void {
+      net.listen((frame, offload) => {
+        if (log.enabled("debug")) log.debug(`${name} rx ${describeFrame(frame)}${offload?.segmentSize ? ` (${offload.segmentSize}-byte segments merged)` : ""}`);
+        handler(frame, offload);
       });
     },
     stats: () => net.stats(),

@@ -1,6 +1,6 @@
 // One Ip for both families: dispatches on the address family. With no IPv6 layer, IPv6
 // destinations get IpError("no-route").
-import type { Ip, IpHandler, IpWriteOptions, Prefix } from "../../devices/ip.ts";
+import type { Ip, IpHandler, IpOffload, IpWriteOptions, Prefix } from "../../devices/ip.ts";
 import { IpError } from "../../devices/errors.ts";
 
 type WithErrors = Ip & { sendPortUnreachable?: () => void };
@@ -8,11 +8,17 @@ type WithErrors = Ip & { sendPortUnreachable?: () => void };
 export class Ipv4v6Layer implements Ip {
   readonly family = "ipv4v6" as const;
   private lastFromV6 = false;
+  /** What both families offer (they share one device, so normally all of it). */
+  readonly offload: IpOffload | undefined;
 
   constructor(
     private readonly v4: WithErrors,
     private readonly v6: WithErrors | null = null,
-  ) {}
+  ) {
+    const a = v4.offload;
+    const b = v6 === null ? a : v6.offload;
+    this.offload = a && b ? { checksum: a.checksum && b.checksum, segmentation: a.segmentation && b.segmentation, maxSegmented: Math.min(a.maxSegmented, b.maxSegmented) } : undefined;
+  }
 
   /** The IPv4 layer underneath. */
   get ipv4(): Ip {
@@ -36,13 +42,13 @@ export class Ipv4v6Layer implements Ip {
       this.v4.listen(proto, handler);
       return;
     }
-    this.v4.listen(proto, (src, dst, payload) => {
+    this.v4.listen(proto, (src, dst, payload, checksumOk) => {
       this.lastFromV6 = false;
-      handler(src, dst, payload);
+      handler(src, dst, payload, checksumOk);
     });
-    this.v6.listen(proto, (src, dst, payload) => {
+    this.v6.listen(proto, (src, dst, payload, checksumOk) => {
       this.lastFromV6 = true;
-      handler(src, dst, payload);
+      handler(src, dst, payload, checksumOk);
     });
   }
 

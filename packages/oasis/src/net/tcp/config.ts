@@ -31,6 +31,11 @@ export interface TcpConfig {
   challengeAckLimit?: number;
   sack?: boolean;
   timestamps?: boolean;
+  /**
+   * Use the device's offloads when it has them (Ip.offload): transport checksums finished by the
+   * device, and sends of up to 64 KB cut into segments by it (TSO). Default true.
+   */
+  offload?: boolean;
   windowScaling?: boolean;
   ephemeralPorts?: [number, number];
 }
@@ -55,6 +60,7 @@ export function resolveConfig(c: TcpConfig): ResolvedConfig {
     defaultBacklog: c.defaultBacklog ?? 128,
     challengeAckLimit: c.challengeAckLimit ?? 1000,
     sack: c.sack ?? true,
+    offload: c.offload ?? true,
     timestamps: c.timestamps ?? true,
     windowScaling: c.windowScaling ?? true,
     ephemeralPorts: c.ephemeralPorts ?? [49152, 65535],

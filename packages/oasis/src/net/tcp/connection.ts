@@ -6,6 +6,8 @@
 // SYN, data starts at 1), converted to 32-bit sequence numbers only at the wire.
 import { FlowError } from "../../devices/errors.ts";
 import type { Endpoint } from "../../devices/flow.ts";
+import type { IpOffload } from "../../devices/ip.ts";
+import { foldSum } from "../wire/checksum.ts";
 import type { Keepalive, TcpFlow } from "../../devices/tcp.ts";
 import { readableFromFlow, writableFromFlow } from "../../flow/streams.ts";
 import { ACK, FIN, PSH, RST, SYN, emitTcpHeader, emptyTcpRepr, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
@@ -22,8 +24,16 @@ export interface ConnectionHost {
   readonly clock: TcpClock;
   readonly timers: TimerQueue;
   readonly counters: TcpCounters;
-  /** Hands a segment to IP; returns the error if IP refused it. */
-  transmit(conn: Connection, parts: Uint8Array[]): Error | null;
+  /**
+   * Device offloads in use: segments then carry only the pseudo-header sum in their checksum, and
+   * may be up to `maxSegmented` bytes, cut by the device.
+   */
+  readonly offload: IpOffload | undefined;
+  /**
+   * Hands a segment to IP (with `offload`, its checksum partial; `segmentSize` > 0: cut into
+   * segments of that many data bytes); returns the error if IP refused it.
+   */
+  transmit(conn: Connection, parts: Uint8Array[], segmentSize: number): Error | null;
   /** RFC 5961 §7: one budget of challenge ACKs for the whole instance. */
   allowChallengeAck(now: number): boolean;
   /** Sends a bare RST (or RST+ACK) with the given sequence numbers. */
@@ -605,8 +615,11 @@ export class Connection implements TcpFlow, Timed {
         // Every second segment is acknowledged at the end of the batch of frames being
         // processed: one ACK covers all segments of a batch (what GRO gives a kernel).
         // A stretch ACK is capped at 16 segments so the sender's ACK clock keeps ticking.
-        if (++this.unackedSegments >= 16) this.ackNow = true;
-        else if (this.unackedSegments === 2) this.host.ackSoon(this);
+        // A segment merged by the device (GRO) counts as the segments it holds.
+        const before = this.unackedSegments;
+        this.unackedSegments += data.length > this.mss ? Math.ceil(data.length / this.mss) : 1;
+        if (this.unackedSegments >= 16) this.ackNow = true;
+        else if (before < 2 && this.unackedSegments >= 2) this.host.ackSoon(this);
         else if (this.delAckAt === Infinity) this.delAckAt = now + this.host.config.delayedAckMs;
       } else {
         this.recv.insertPending(start, data);
@@ -866,8 +879,16 @@ export class Connection implements TcpFlow, Timed {
       const wndRoom = this.sndUna + this.sndWnd - pos;
       const avail = dataEnd - pos;
       const room = this.segmentRoom();
-      let len = Math.min(avail, room, wndRoom, Math.max(0, Math.floor(cwndRoom)));
+      let len = Math.min(avail, this.sendGoal(room), wndRoom, Math.max(0, Math.floor(cwndRoom)));
       if (len < 0) len = 0;
+      let segmentSize = 0;
+      if (len > room) {
+        // Several segments in one write for the device to cut (TSO). A short last one rides
+        // along only at the end of the data, and only where Nagle would let it go alone.
+        segmentSize = room;
+        const tail = len % room;
+        if (tail !== 0 && !(len === avail && (this.noDelay || this.sndMax === this.sndUna))) len -= tail;
+      }
       const fin = finPos >= 0 && len === avail && (cwndRoom > 0 || pos < this.sndMax);
       if (len === 0 && !fin) return;
       if (len < room && !fin && pos >= this.sndMax) {
@@ -877,7 +898,7 @@ export class Connection implements TcpFlow, Timed {
         // Nagle (RFC 896) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
         if (!((all && nagleOk) || (nothingUnacked && len >= this.maxSndWnd / 2))) return;
       }
-      const sent = this.transmitRange(pos, len + (fin ? 1 : 0));
+      const sent = this.transmitRange(pos, len + (fin ? 1 : 0), segmentSize);
       if (sent === 0) return;
       if (limited) this.limitedTransmits--;
       if (pos < this.sndMax) this.host.counters.retransmits++;
@@ -902,10 +923,21 @@ export class Connection implements TcpFlow, Timed {
   }
 
   /**
-   * Sends positions [pos, pos+n) as one segment: data from the send buffer, and the FIN if the
-   * range reaches it. Returns the positions consumed (0 if nothing was sent).
+   * The most new data one write may carry: a segment, or with device segmentation as many whole
+   * segments as fit its largest frame (the TCP header can grow to 60 bytes).
    */
-  private transmitRange(pos: number, n: number): number {
+  private sendGoal(room: number): number {
+    const o = this.host.offload;
+    if (o === undefined || !o.segmentation) return room;
+    return Math.max(room, Math.floor((o.maxSegmented - 60) / room) * room);
+  }
+
+  /**
+   * Sends positions [pos, pos+n) as one segment (or, with `segmentSize`, as one write the device
+   * cuts into segments of that size): data from the send buffer, and the FIN if the range
+   * reaches it. Returns the positions consumed (0 if nothing was sent).
+   */
+  private transmitRange(pos: number, n: number, segmentSize = 0): number {
     const dataEnd = this.sndBuf.endPos;
     const dataLen = Math.max(0, Math.min(n, dataEnd - pos));
     const fin = this.finQueued && pos + dataLen === dataEnd && n > dataLen;
@@ -913,7 +945,7 @@ export class Connection implements TcpFlow, Timed {
     let flags = ACK;
     if (fin) flags |= FIN;
     if (dataLen > 0 && pos + dataLen === dataEnd) flags |= PSH;
-    const err = this.sendSegment(pos, dataLen, flags);
+    const err = this.sendSegment(pos, dataLen, flags, dataLen > segmentSize ? segmentSize : 0);
     if (err) return 0;
     if (this.inRecovery) this.prrOut += dataLen;
     return dataLen + (fin ? 1 : 0);
@@ -923,8 +955,11 @@ export class Connection implements TcpFlow, Timed {
     return (Math.floor(now) + this.tsOffset) >>> 0;
   }
 
-  /** Builds and sends one segment at position `pos` with `len` data bytes. */
-  private sendSegment(pos: number, len: number, flags: number): Error | null {
+  /**
+   * Builds and sends one segment at position `pos` with `len` data bytes; `segmentSize` > 0: the
+   * device cuts the data into segments of that size, each with a copy of this header.
+   */
+  private sendSegment(pos: number, len: number, flags: number, segmentSize = 0): Error | null {
     const h = this.hdr;
     const now = this.host.clock.nowMs();
     const syn = (flags & SYN) !== 0;
@@ -951,7 +986,8 @@ export class Connection implements TcpFlow, Timed {
     if (this.sackOk && !syn && flags & ACK && this.recv.pending.length > 0) {
       const max = this.tsOk ? MAX_SACK_BLOCKS_TS : MAX_SACK_BLOCKS;
       // Data segments keep their size: only the blocks that still fit in the path MSS.
-      const room = len > 0 ? Math.floor((this.pathMss - (this.tsOk ? TS_OPTION_BYTES : 0) - len - 4) / 8) : max;
+      const perSegment = segmentSize > 0 ? segmentSize : len;
+      const room = len > 0 ? Math.floor((this.pathMss - (this.tsOk ? TS_OPTION_BYTES : 0) - perSegment - 4) / 8) : max;
       const n = this.recv.sackBlocks(this.sackScratch, Math.min(max, Math.max(0, room)));
       const base = this.irs;
       for (let b = 0; b < n; b++) {
@@ -965,11 +1001,17 @@ export class Connection implements TcpFlow, Timed {
     emitTcpHeader(h, header);
     const parts: Uint8Array[] = [header];
     if (len > 0) this.sndBuf.gather(pos, len, parts);
-    setTcpChecksum(header, hlen, parts, this.pseudoBase + hlen + len, 1);
-    const err = this.host.transmit(this, parts);
+    if (this.host.offload === undefined) setTcpChecksum(header, hlen, parts, this.pseudoBase + hlen + len, 1);
+    else {
+      // The device sums header and data; the field starts as the pseudo-header sum.
+      const partial = foldSum(this.pseudoBase + hlen + len);
+      header[16] = partial >>> 8;
+      header[17] = partial;
+    }
+    const err = this.host.transmit(this, parts, segmentSize);
     if (err) return err;
     const c = this.host.counters;
-    c.segmentsOut++;
+    c.segmentsOut += segmentSize > 0 ? Math.ceil(len / segmentSize) : 1;
     c.bytesOut += len;
     if (flags & ACK) {
       this.lastAckSent = this.rcvNxt;

@@ -2,7 +2,7 @@
 // active opens with ephemeral ports, RSTs for unknown connections, one timer queue, counters.
 import { FlowError, IpError } from "../../devices/errors.ts";
 import type { Endpoint } from "../../devices/flow.ts";
-import { PROTO_TCP, type Ip } from "../../devices/ip.ts";
+import { PROTO_TCP, type Ip, type IpOffload, type IpWriteOptions } from "../../devices/ip.ts";
 import type { Tcp, TcpConnectOptions, TcpFlow, TcpListenOptions } from "../../devices/tcp.ts";
 import { ACK, RST, SYN, FIN, emitTcpHeader, emptyTcpRepr, parseTcpInto, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
 import { resolveConfig, type ResolvedConfig, type TcpConfig } from "./config.ts";
@@ -48,6 +48,10 @@ export class TcpStack implements Tcp, ConnectionHost {
   private challengeSecond = -1;
   private challengeCount = 0;
   private readonly rstHeader: TcpHeaderFields = emptyTcpRepr();
+  /** The device's offloads when the configuration lets TCP use them. */
+  readonly offload: IpOffload | undefined;
+  /** Reused for every segment: IP reads it before write returns. */
+  private readonly writeOptions: IpWriteOptions = { src: "" };
 
   constructor(
     readonly ip: Ip,
@@ -60,7 +64,8 @@ export class TcpStack implements Tcp, ConnectionHost {
     this.log = deps.log;
     this.timers = new TimerQueue(this.clock);
     this.isn = new IsnGenerator(this.random.fillRandom(new Uint8Array(8)));
-    ip.listen(PROTO_TCP, (src, dst, payload) => this.input(src, dst, payload));
+    this.offload = this.config.offload && ip.offload?.checksum ? ip.offload : undefined;
+    ip.listen(PROTO_TCP, (src, dst, payload, checksumOk) => this.input(src, dst, payload, checksumOk === true));
   }
 
   // ---- Tcp ----------------------------------------------------------------------------------
@@ -124,7 +129,8 @@ export class TcpStack implements Tcp, ConnectionHost {
 
   // ---- input --------------------------------------------------------------------------------
 
-  input(src: string, dst: string, bytes: Uint8Array): void {
+  /** One segment from IP; `checksumOk`: the device vouched for the checksum, so it is not summed again. */
+  input(src: string, dst: string, bytes: Uint8Array, checksumOk = false): void {
     const c = this.counters;
     c.segmentsIn++;
     if (bytes.length < 20) {
@@ -143,7 +149,7 @@ export class TcpStack implements Tcp, ConnectionHost {
       return;
     }
     const r = this.rx;
-    const bad = parseTcpInto(bytes, pseudo, r);
+    const bad = parseTcpInto(bytes, checksumOk ? null : pseudo, r);
     if (bad !== null) {
       countDrop(c, bad);
       return;
@@ -241,9 +247,15 @@ export class TcpStack implements Tcp, ConnectionHost {
 
   // ---- ConnectionHost -----------------------------------------------------------------------
 
-  transmit(conn: Connection, parts: Uint8Array[]): Error | null {
+  transmit(conn: Connection, parts: Uint8Array[], segmentSize: number): Error | null {
     try {
-      this.ip.write(conn.remote.address, PROTO_TCP, parts, { src: conn.local.address });
+      const o = this.writeOptions;
+      o.src = conn.local.address;
+      if (this.offload !== undefined) {
+        o.partialChecksumAt = 16;
+        o.segmentSize = segmentSize;
+      }
+      this.ip.write(conn.remote.address, PROTO_TCP, parts, o);
       return null;
     } catch (e) {
       countDrop(this.counters, e instanceof IpError ? `ip-${e.code}` : "ip-error");
