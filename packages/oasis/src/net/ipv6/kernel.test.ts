@@ -15,6 +15,9 @@ import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST } from "../wire/icmpv6.ts";
 import { createTcp } from "../tcp/index.ts";
 import type { TcpFlow } from "../../devices/tcp.ts";
 import { Ipv6Layer, type Ipv6Options } from "./ipv6.ts";
+import type { Net } from "../../devices/net.ts";
+import type { TapNet } from "../phy/tap.ts";
+import { tallyOffloads, type OffloadTally } from "../tcp/test-support.ts";
 
 const skip = netnsUnavailable();
 const noRadvd = spawnSync("radvd", ["--version"]).error ? "radvd is not installed; run .ci/setup-debian.sh" : undefined;
@@ -26,10 +29,10 @@ interface V6 {
   udp: UdpLayer;
 }
 
-async function withV6(fn: (ns: Netns, s: V6) => Promise<void>, options: Ipv6Options = { cidr: "2001:db8::2/64" }): Promise<void> {
+async function withV6(fn: (ns: Netns, s: V6) => Promise<void>, options: Ipv6Options = { cidr: "2001:db8::2/64" }, wrap: (tap: TapNet) => Net = (tap) => tap): Promise<void> {
   await withNetns(
     async (ns) => {
-      const ethernet = new EthernetLayer(ns.openTap());
+      const ethernet = new EthernetLayer(wrap(ns.openTap({ offload: true })));
       const ipv6 = new Ipv6Layer(ethernet, options);
       const udp = new UdpLayer(ipv6);
       udp.listen(7, (d) => void udp.write(d.src, d.srcPort, d.data, { srcPort: 7 }));
@@ -102,8 +105,14 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       await server.stop();
     }));
 
-  it("carries TCP both ways with the kernel: 1 MB echoed to socat over TCP6, and a connection to a kernel listener", () =>
-    withV6(async (ns, s) => {
+  it("carries TCP both ways with the kernel, in merged frames of up to 64 KB (TAP offloads): 4 MB echoed to socat over TCP6, and a connection to a kernel listener", () => {
+    let tally: OffloadTally | undefined;
+    const tallied = (tap: TapNet): Net => {
+      const t = tallyOffloads(tap);
+      tally = t.tally;
+      return t.net;
+    };
+    return withV6(async (ns, s) => {
       const tcp = createTcp(s.ipv6);
       tcp.listen(8080, async (flow: TcpFlow) => {
         for (;;) {
@@ -115,10 +124,13 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       });
       const r = await ns.exec("sh", [
         "-c",
-        "f=$(mktemp); g=$(mktemp); head -c 1000000 /dev/urandom > $f; socat -t 10 -T 30 STDIO TCP6:[2001:db8::2]:8080 > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g",
+        "f=$(mktemp); g=$(mktemp); head -c 4000000 /dev/urandom > $f; socat -t 10 -T 30 STDIO TCP6:[2001:db8::2]:8080 > $g < $f; sha256sum < $f; sha256sum < $g; rm -f $f $g",
       ], { timeoutMs: 60_000 });
       const [sent, echoed] = r.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
       assert.equal(echoed, sent);
+      const t = tally!;
+      assert.ok(t.rxMerged > 0 && t.rxLargest > 1514 && t.rxChecksumOk > 0, `merged IPv6 frames from the kernel: ${JSON.stringify(t)}`);
+      assert.ok(t.txSegmented > 0 && t.txLargest > 1514, `IPv6 segmentation requests to the kernel: ${JSON.stringify(t)}`);
       const server = ns.spawn("socat", ["-u", "TCP6-LISTEN:9000,reuseaddr", "SYSTEM:sha256sum"]);
       const data = new Uint8Array(200_000).map((_, i) => (i * 31) % 256);
       // Refused until socat listens (a loaded machine may take a while to start it).
@@ -135,7 +147,8 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
       await flow.close();
       await server.waitFor(new RegExp(createHash("sha256").update(data).digest("hex")), 20_000);
       await server.stop();
-    }));
+    }, undefined, tallied);
+  });
 
   it("pings the kernel itself, small and 3000 bytes, resolving its address", () =>
     withV6(async (_ns, s) => {

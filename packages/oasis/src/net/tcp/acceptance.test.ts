@@ -65,31 +65,36 @@ async function kernelSend(ns: Netns, port: number, bytes: number, timeoutMs = 12
   return r.stdout.split(" ")[0]!;
 }
 
-test("100 MB each way between socat and Oasis at the same time, sha256 equal at both ends", { skip, timeout: 240_000 }, () =>
-  withNetns(
-    async (ns) => {
-      const size = Number(process.env.OASIS_TCP_ACCEPTANCE_MB ?? 100) * 1_000_000;
-      const tap = ns.openTap();
-      const tcp = tcpOver(tap);
-      const received = new Promise<{ bytes: number; sha: string }>((resolve, reject) => tcp.listen(8080, (flow) => drain(flow).then(resolve, reject)));
-      const sink = await startSink(ns, 9000);
-      const [sentByKernel, sentByUs] = await Promise.all([
-        kernelSend(ns, 8080, size, 220_000),
-        tcp.connect(KERNEL, 9000).then((flow) => pour(flow, size)),
-      ]);
-      const got = await received;
-      assert.equal(got.bytes, size, "kernel → Oasis length");
-      assert.equal(got.sha, sentByKernel, "kernel → Oasis sha256");
-      const atKernel = await sink.result();
-      assert.equal(atKernel.bytes, size, "Oasis → kernel length");
-      assert.equal(atKernel.sha, sentByUs, "Oasis → kernel sha256");
-      await waitEmpty(tcp);
-      assert.equal(tcp.stats().timerEntries, 0);
-      await tap.disconnect();
-    },
-    { kernelAddress: `${KERNEL}/24`, timeoutMs: 230_000 },
-  ),
-);
+for (const offload of [false, true]) {
+  test(`100 MB each way between socat and Oasis at the same time, sha256 equal at both ends (${offload ? "TAP offloads: merged 64 KB frames" : "MTU-sized frames"})`, { skip, timeout: 240_000 }, () =>
+    withNetns(
+      async (ns) => {
+        const size = Number(process.env.OASIS_TCP_ACCEPTANCE_MB ?? 100) * 1_000_000;
+        const tap = ns.openTap({ offload });
+        const tcp = tcpOver(tap);
+        const received = new Promise<{ bytes: number; sha: string }>((resolve, reject) => tcp.listen(8080, (flow) => drain(flow).then(resolve, reject)));
+        const sink = await startSink(ns, 9000);
+        const [sentByKernel, sentByUs] = await Promise.all([
+          kernelSend(ns, 8080, size, 220_000),
+          tcp.connect(KERNEL, 9000).then((flow) => pour(flow, size)),
+        ]);
+        const got = await received;
+        assert.equal(got.bytes, size, "kernel → Oasis length");
+        assert.equal(got.sha, sentByKernel, "kernel → Oasis sha256");
+        const atKernel = await sink.result();
+        assert.equal(atKernel.bytes, size, "Oasis → kernel length");
+        assert.equal(atKernel.sha, sentByUs, "Oasis → kernel sha256");
+        await waitEmpty(tcp);
+        assert.equal(tcp.stats().timerEntries, 0);
+        // Offloads on: most data moved in frames larger than the MTU; off: none did.
+        const s = tap.stats();
+        assert.ok(offload ? s.rxPackets < size / 8000 && s.txPackets < size / 8000 : s.rxPackets > size / 1500, JSON.stringify(s));
+        await tap.disconnect();
+      },
+      { kernelAddress: `${KERNEL}/24`, timeoutMs: 230_000 },
+    ),
+  );
+}
 
 test("a 5 s kernel SYN flood (hping3) does not stop an established transfer; the half-open queue stays bounded, a new connection succeeds after, the table drains", { skip, timeout: 120_000 }, (t) =>
   withNetns(

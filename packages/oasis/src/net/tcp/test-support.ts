@@ -3,6 +3,7 @@
 // moves when nothing else can run, so multi-second timeouts take milliseconds.
 import { IpError } from "../../devices/errors.ts";
 import type { Ip, IpHandler, IpWriteOptions, Prefix } from "../../devices/ip.ts";
+import type { Net } from "../../devices/net.ts";
 import { WireError as TcpWireError } from "../wire/error.ts";
 import { emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, tcpHeaderLength, type TcpRepr } from "../wire/tcp.ts";
 import { createTcp, type TcpConfig } from "./index.ts";
@@ -314,4 +315,58 @@ export class RawPeer {
   take(): TcpRepr[] {
     return this.received.splice(0);
   }
+}
+
+/** What crossed a device with offloads: merged frames received, segmentation requests sent. */
+export interface OffloadTally {
+  rxFrames: number;
+  /** Received frames that held several segments (RxOffload.segmentSize > 0), and the largest. */
+  rxMerged: number;
+  rxLargest: number;
+  /** Received frames whose checksum the device vouched for. */
+  rxChecksumOk: number;
+  txFrames: number;
+  /** Frames carrying TCP over IPv4 or IPv6 (without extension headers). */
+  txTcp: number;
+  /** Writes the device was asked to cut into segments, and the largest. */
+  txSegmented: number;
+  txLargest: number;
+  /** Writes with a partial checksum for the device to finish. */
+  txPartial: number;
+}
+
+/** Wraps a Net with offloads, counting what its offloads carried (for kernel tests). */
+export function tallyOffloads(net: Net): { net: Net; tally: OffloadTally } {
+  const tally: OffloadTally = { rxFrames: 0, rxMerged: 0, rxLargest: 0, rxChecksumOk: 0, txFrames: 0, txTcp: 0, txSegmented: 0, txLargest: 0, txPartial: 0 };
+  const wrapped: Net = {
+    mac: net.mac,
+    mtu: net.mtu,
+    ...(net.offload ? { offload: net.offload } : {}),
+    write(frame, offload) {
+      tally.txFrames++;
+      const type = (frame[12]! << 8) | frame[13]!;
+      if ((type === 0x0800 && frame[23] === 6) || (type === 0x86dd && frame[20] === 6)) tally.txTcp++;
+      if (offload && offload.checksumStart > 0) tally.txPartial++;
+      if (offload && offload.segmentSize > 0) {
+        tally.txSegmented++;
+        tally.txLargest = Math.max(tally.txLargest, frame.length);
+      }
+      net.write(frame, offload);
+    },
+    listen(handler) {
+      net.listen((frame, offload) => {
+        tally.rxFrames++;
+        if (offload?.checksumOk) tally.rxChecksumOk++;
+        if (offload && offload.segmentSize > 0) {
+          tally.rxMerged++;
+          tally.rxLargest = Math.max(tally.rxLargest, frame.length);
+        }
+        handler(frame, offload);
+      });
+    },
+    stats: () => net.stats(),
+    resetStats: () => net.resetStats(),
+    disconnect: () => net.disconnect(),
+  };
+  return { net: wrapped, tally };
 }
