@@ -8,7 +8,11 @@ export interface Datagram {
 }
 
 export interface Udp {
-  /** Receives datagrams to `port` (0–65535; RangeError otherwise). Replaces an earlier listener. */
+  /**
+   * Receives datagrams to `port` (0–65535; RangeError otherwise). Throws NetError("unavailable")
+   * when the port already has a listener in this stack (unlisten it first), so two parts of a
+   * unikernel never silently take each other's traffic.
+   */
   listen(port: number, handler: (datagram: Datagram) => void): void;
   unlisten(port: number): void;
   /** Sends one datagram. `srcPort` defaults to an ephemeral port. */

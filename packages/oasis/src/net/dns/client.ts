@@ -326,14 +326,15 @@ export class DnsClient {
         for (let attempt = 0; ; attempt++) {
           port = this.#freePort();
           this.#ports.add(port);
-          udp.listen(port, onDatagram);
           try {
+            udp.listen(port, onDatagram);
             await udp.write(server.address, server.port, query, { srcPort: port });
             return;
           } catch (e) {
             // Timed out meanwhile: finish() has released the port, which may already serve another query.
             if (settled) return;
-            udp.unlisten(port);
+            // A port the application listens on is not ours to close.
+            if (!(e instanceof DeviceError && /another listener/.test(e.message))) udp.unlisten(port);
             this.#ports.delete(port);
             port = -1;
             // A port another socket holds fails the bind (socket stack): pick another one.

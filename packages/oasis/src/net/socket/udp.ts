@@ -33,6 +33,8 @@ export class SocketUdp implements Udp {
 
   listen(port: number, handler: (datagram: Datagram) => void): void {
     checkPort(port, "UDP listen");
+    // Port 0 asks the kernel for a fresh port each time, so it never clashes.
+    if (port !== 0 && this.#listeners.has(port)) throw new NetError("unavailable", `UDP port ${port} is already in use by another listener in this stack; unlisten(${port}) first or choose another port`);
     this.unlisten(port);
     const v4 = this.#config.ipv4.address;
     const v6 = this.#config.ipv6.address;

@@ -4,7 +4,7 @@ import { MemorySwitch } from "../phy/switch.ts";
 import { ipv4Stack } from "../stack/direct.ts";
 import type { Datagram } from "../../devices/udp.ts";
 
-test("listen replaces, unlisten closes the port, ports outside 0..65535 are a RangeError", async () => {
+test("a second listener on a port is refused, unlisten closes the port, ports outside 0..65535 are a RangeError", async () => {
   const sw = new MemorySwitch();
   const a = ipv4Stack(sw.port(), { cidr: "192.0.2.2/24" });
   const b = ipv4Stack(sw.port(), { cidr: "192.0.2.3/24" });
@@ -12,10 +12,15 @@ test("listen replaces, unlisten closes the port, ports outside 0..65535 are a Ra
     const first: Datagram[] = [];
     const second: Datagram[] = [];
     b.udp.listen(5000, (d) => first.push(d));
+    assert.throws(() => b.udp.listen(5000, (d) => second.push(d)), (e: Error & { code?: string }) => e.code === "unavailable" && /5000 is already in use.*unlisten\(5000\)/.test(e.message));
+    await a.udp.write("192.0.2.3", 5000, new Uint8Array([1]));
+    await sw.settle();
+    assert.deepEqual([first.length, second.length], [1, 0], "the first listener keeps its traffic");
+    b.udp.unlisten(5000);
     b.udp.listen(5000, (d) => second.push(d));
     await a.udp.write("192.0.2.3", 5000, new Uint8Array([1]));
     await sw.settle();
-    assert.deepEqual([first.length, second.length], [0, 1]);
+    assert.deepEqual([first.length, second.length], [1, 1]);
     b.udp.unlisten(5000);
     await a.udp.write("192.0.2.3", 5000, new Uint8Array([2]));
     await sw.settle();

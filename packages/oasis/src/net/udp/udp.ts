@@ -3,6 +3,7 @@
 import type { Datagram, Udp } from "../../devices/udp.ts";
 import type { Ip } from "../../devices/ip.ts";
 import { PROTO_UDP } from "../../devices/ip.ts";
+import { NetError } from "../../devices/errors.ts";
 import { source } from "oasis/logs";
 import { randomInt } from "oasis/random";
 import { Counters } from "../wire/error.ts";
@@ -30,6 +31,7 @@ export class UdpLayer implements Udp {
 
   listen(port: number, handler: (datagram: Datagram) => void): void {
     checkPort(port, "listen");
+    if (this.handlers[port] !== undefined) throw new NetError("unavailable", `UDP port ${port} is already in use by another listener in this stack; unlisten(${port}) first or choose another port`);
     this.handlers[port] = handler;
   }
 
