@@ -12,6 +12,10 @@
 // exactly once. The rate is counted from the first frame delivered to JS to the last.
 // blast(ns, { mac, frames, udp }) runs just the sender, for a stack that opened ns.tap itself.
 //
+// measureTapRxOffload(ns, { segments }) is the same ceiling for a TAP opened with offload: true:
+// TCP payload per second arriving as 64 KB GSO frames (the kernel merges tap-blaster's segments
+// with GRO on a veth pair and redirects them into the TAP; see the function for why).
+//
 // measureTapTx(ns, { mode }) is the other direction: JS writes frames as fast as it can with
 // write() (one syscall per call), writeMany() or writePacked() (one JS → C call per batch), and
 // the kernel's counters on the TAP confirm every frame arrived.
@@ -66,10 +70,14 @@ export interface BlastOptions {
   /** Destination MAC of the frames (the MAC of whatever listens on the TAP). */
   mac: string;
   frames: number;
-  /** Bytes per frame, Ethernet header included (default 60; at least 46 with udp). */
+  /** Bytes per frame, Ethernet header included (default 60; at least 46 with udp, 55 with tcp). */
   frameSize?: number;
   /** IPv4/UDP datagrams instead of raw 0x88b5 frames (see TapRxOptions.udp). */
   udp?: { src: string; dst: string; port: number };
+  /** The consecutive segments of one TCP stream (source port 9, zero payload) instead; not with udp. */
+  tcp?: { src: string; dst: string; port: number };
+  /** The interface to send out of (default ns.tap). */
+  interface?: string;
   timeoutMs?: number;
 }
 
@@ -80,8 +88,9 @@ export interface BlastOptions {
 export async function blast(ns: Netns, options: BlastOptions): Promise<{ sent: number; retries: number; seconds: number }> {
   const blaster = tapBlasterFile();
   if (!existsSync(blaster)) throw new Error(`blast: ${blaster} is missing; build the addon with \`node packages/oasis/native/build.mjs\``);
-  const kind = options.udp ? [`udp:${options.udp.src}:${options.udp.dst}:${options.udp.port}`] : [];
-  const r = await ns.exec(blaster, [ns.tap, options.mac, String(options.frames), String(options.frameSize ?? 60), ...kind], { timeoutMs: options.timeoutMs ?? 60_000 });
+  const ip = options.udp ?? options.tcp;
+  const kind = ip ? [`${options.udp ? "udp" : "tcp"}:${ip.src}:${ip.dst}:${ip.port}`] : [];
+  const r = await ns.exec(blaster, [options.interface ?? ns.tap, options.mac, String(options.frames), String(options.frameSize ?? 60), ...kind], { timeoutMs: options.timeoutMs ?? 60_000 });
   return JSON.parse(r.stdout) as { sent: number; retries: number; seconds: number };
 }
 
@@ -134,6 +143,133 @@ export async function measureTapRx(ns: Netns, options: TapRxOptions = {}): Promi
     };
   } finally {
     await tap.disconnect();
+  }
+}
+
+export interface TapRxOffloadOptions {
+  /** MTU-sized TCP segments the kernel sends (default 200 000, 1460 payload bytes each). */
+  segments?: number;
+  /** Frames per JS call (default 128). */
+  batch?: number;
+  /** Give up after this long (default 60 s). */
+  timeoutMs?: number;
+  /** The TAP's MAC (default 02:00:00:00:0b:01). */
+  mac?: string;
+}
+
+export interface TapRxOffloadResult {
+  /** Segments tap-blaster sent, each 1460 bytes of TCP payload in a 1514-byte frame. */
+  segments: number;
+  /** Frames that reached JS: merged, so far fewer than segments. */
+  frames: number;
+  /** TCP payload bytes that reached JS. */
+  payloadBytes: number;
+  /** Segments' worth of payload that never reached JS (dropped in the kernel, see below). */
+  lostSegments: number;
+  /** The largest frame JS saw, and the segment size the kernel put in its virtio header. */
+  largestFrame: number;
+  segmentSize: number;
+  seconds: number;
+  /** TCP payload bits per second into JS. */
+  bitsPerSecond: number;
+  senderRetries: number;
+  readerCpuSeconds: number;
+}
+
+const GRO_TX = "oasis-gro-tx";
+const GRO_RX = "oasis-gro-rx";
+
+/**
+ * The raw ceiling with TAP offloads: how much TCP payload per second the kernel can push into JS
+ * as 64 KB GSO frames (virtio header, partial checksum) through a TAP opened with offload: true,
+ * the same kind of frames Oasis gets from the kernel's TCP with offloads on.
+ *
+ * Sending GSO frames into the TAP directly does not work: a packet socket (PACKET_VNET_HDR) or
+ * another TAP marks them SKB_GSO_DODGY (untrusted), a TAP lacks NETIF_F_GSO_ROBUST
+ * (`ethtool -k`: tx-gso-robust off [fixed]), so the kernel segments them back into MTU-sized
+ * frames before the TAP. Only frames the kernel built itself stay whole, so the kernel builds
+ * them: tap-blaster sends the MTU-sized segments of one TCP stream into a veth pair inside `ns`
+ * whose far end does GRO, and a tc mirred rule redirects the merged packets to the TAP. A TAP
+ * drops what does not fit its ring and mirred cannot push back, so the sender is not throttled by
+ * the reader: lostSegments says how much was dropped; when it is not zero, the reader (or the
+ * kernel on its CPU) was the limit. The rate counts only payload that reached JS.
+ */
+export async function measureTapRxOffload(ns: Netns, options: TapRxOffloadOptions = {}): Promise<TapRxOffloadResult> {
+  const segments = options.segments ?? 200_000;
+  const mac = options.mac ?? US_MAC;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const port = 5999;
+  await ns.exec("ip", ["link", "add", GRO_TX, "type", "veth", "peer", "name", GRO_RX]);
+  try {
+    for (const dev of [GRO_TX, GRO_RX]) await ns.exec("sysctl", ["-q", "-w", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+    // GRO on the veth's receiving end turns on its NAPI mode, where GRO runs; with TSO on the
+    // sending end the veth would skip NAPI for a packet socket's frames.
+    await ns.exec("ethtool", ["-K", GRO_RX, "gro", "on"]);
+    await ns.exec("ethtool", ["-K", GRO_TX, "tso", "off"]);
+    // The veth's NAPI poll runs in the sender's softirq right after each packet, so each poll
+    // sees one packet and GRO flushes it alone. Deferring the re-arm for two polls with a 50 µs
+    // flush timeout (busy polling's knobs) lets packets pile up, and GRO merges up to 64 KB; of the
+    // settings tried (longer timeouts, threaded NAPI) this sent fastest.
+    await ns.exec("sh", ["-c", `echo 50000 > /sys/class/net/${GRO_RX}/gro_flush_timeout && echo 2 > /sys/class/net/${GRO_RX}/napi_defer_hard_irqs`]);
+    for (const dev of [GRO_TX, GRO_RX]) await ns.exec("ip", ["link", "set", dev, "up"]);
+    await ns.exec("tc", ["qdisc", "add", "dev", GRO_RX, "handle", "ffff:", "ingress"]);
+    await ns.exec("tc", ["filter", "add", "dev", GRO_RX, "parent", "ffff:", "protocol", "ip", "u32", "match", "ip", "protocol", "6", "0xff", "action", "mirred", "egress", "redirect", "dev", ns.tap]);
+    const tap = ns.openTap({ mac, batch: options.batch ?? 128, offload: true });
+    try {
+      if (!tap.offload) throw new Error(`measureTapRxOffload: the kernel refused offloads on ${ns.tap}`);
+      const total = segments * 1460;
+      let payload = 0;
+      let frames = 0;
+      let largest = 0;
+      let segmentSize = 0;
+      let first = 0n;
+      let last = 0n;
+      let resolveDone: () => void = () => {};
+      const done = new Promise<void>((r) => (resolveDone = r));
+      tap.listen((f, rx) => {
+        if (f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6 || ((f[36]! << 8) | f[37]!) !== port) return;
+        last = process.hrtime.bigint();
+        if (frames === 0) first = last;
+        frames++;
+        payload += f.length - 54;
+        if (f.length > largest) largest = f.length;
+        if (rx && rx.segmentSize > 0) segmentSize = rx.segmentSize;
+        if (payload >= total) resolveDone();
+      });
+      const cpuBefore = process.cpuUsage();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`measureTapRxOffload: only ${payload} of ${total} payload bytes arrived within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        const report = await Promise.race([blast(ns, { mac, frames: segments, frameSize: 1514, tcp: { src: "192.0.2.1", dst: "192.0.2.2", port }, interface: GRO_TX, timeoutMs }), timeout]);
+        // Dropped segments never come: once the sender is done, wait until frames stop arriving.
+        for (let seen = -1; payload < total && seen !== frames; ) {
+          seen = frames;
+          await Promise.race([done, new Promise((r) => setTimeout(r, 300)), timeout]);
+        }
+        const cpu = process.cpuUsage(cpuBefore);
+        const seconds = Number(last - first) / 1e9;
+        return {
+          segments,
+          frames,
+          payloadBytes: payload,
+          lostSegments: Math.round((total - payload) / 1460),
+          largestFrame: largest,
+          segmentSize,
+          seconds,
+          bitsPerSecond: (payload * 8) / seconds,
+          senderRetries: report.retries,
+          readerCpuSeconds: (cpu.user + cpu.system) / 1e6,
+        };
+      } finally {
+        clearTimeout(timer);
+      }
+    } finally {
+      await tap.disconnect();
+    }
+  } finally {
+    await ns.exec("ip", ["link", "del", GRO_TX], { check: false });
   }
 }
 

@@ -1,11 +1,15 @@
 // tap-blaster: makes the kernel send N Ethernet frames out of an interface as fast as it can
 // (AF_PACKET + sendmmsg, qdisc bypassed), to measure how fast a TAP reader can take them.
 //
-//   tap-blaster IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5 | udp:SRC_IP:DST_IP:PORT]
+//   tap-blaster IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5 | udp:SRC_IP:DST_IP:PORT | tcp:SRC_IP:DST_IP:PORT]
 //
 // Frames go from the interface's own MAC to DST_MAC. With an EtherType, bytes 14..17 carry a
 // big-endian sequence number. With udp:…, each frame is an IPv4/UDP datagram (valid IP and UDP
 // checksums, source port 9, destination PORT) whose payload starts with the sequence number.
+// With tcp:…, the frames are the consecutive segments of one TCP stream (source port 9, ACK set,
+// zero payload, IP IDs and sequence numbers advancing, valid checksums): exactly what GRO on the
+// receiving side merges, which is how the offload ceiling gets 64 KB frames into a TAP (sending
+// GSO frames from here does not: see measureTapRxOffload in test/support/tap-ceiling.ts).
 // Prints one JSON line: {"sent":N,"retries":R,"seconds":S}. Needs CAP_NET_RAW.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -37,10 +41,60 @@ static uint16_t fold(uint32_t sum) {
 }
 
 typedef struct {
-  int enabled;
+  int enabled;  // 17 (UDP) or 6 (TCP)
   uint8_t src[4], dst[4];
   uint16_t port;
 } udp_mode;
+
+// Fills IPv4 + TCP headers for segment number `seq` of a stream of equal segments; the payload
+// stays zero, so the checksum covers only the pseudo-header and the TCP header.
+static void fill_tcp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
+  uint8_t *ip = f + 14, *tcp = f + 34;
+  uint16_t ip_len = (uint16_t)(size - 14), tcp_len = (uint16_t)(size - 34);
+  uint32_t tseq = seq * (uint32_t)(size - 54) + 1;
+  ip[0] = 0x45;
+  ip[1] = 0;
+  ip[2] = (uint8_t)(ip_len >> 8);
+  ip[3] = (uint8_t)ip_len;
+  // GRO merges only IDs that advance by one, as a real sender's do.
+  ip[4] = (uint8_t)(seq >> 8);
+  ip[5] = (uint8_t)seq;
+  ip[6] = 0x40;
+  ip[7] = 0;
+  ip[8] = 64;
+  ip[9] = 6;
+  ip[10] = ip[11] = 0;
+  memcpy(ip + 12, u->src, 4);
+  memcpy(ip + 16, u->dst, 4);
+  uint16_t c = fold(sum16(ip, 20, 0));
+  ip[10] = (uint8_t)(c >> 8);
+  ip[11] = (uint8_t)c;
+  tcp[0] = 0;
+  tcp[1] = 9;
+  tcp[2] = (uint8_t)(u->port >> 8);
+  tcp[3] = (uint8_t)u->port;
+  tcp[4] = (uint8_t)(tseq >> 24);
+  tcp[5] = (uint8_t)(tseq >> 16);
+  tcp[6] = (uint8_t)(tseq >> 8);
+  tcp[7] = (uint8_t)tseq;
+  tcp[8] = tcp[9] = tcp[10] = 0;
+  tcp[11] = 1;      // ack 1
+  tcp[12] = 5 << 4; // no options
+  tcp[13] = 0x10;   // ACK
+  tcp[14] = 0xff;   // window 65535
+  tcp[15] = 0xff;
+  tcp[16] = tcp[17] = tcp[18] = tcp[19] = 0;
+  uint8_t pseudo[12];
+  memcpy(pseudo, u->src, 4);
+  memcpy(pseudo + 4, u->dst, 4);
+  pseudo[8] = 0;
+  pseudo[9] = 6;
+  pseudo[10] = (uint8_t)(tcp_len >> 8);
+  pseudo[11] = (uint8_t)tcp_len;
+  c = fold(sum16(tcp, 20, sum16(pseudo, 12, 0)));
+  tcp[16] = (uint8_t)(c >> 8);
+  tcp[17] = (uint8_t)c;
+}
 
 // Fills IPv4 + UDP headers for a frame of `size` bytes; the payload's first 4 bytes are `seq`.
 static void fill_udp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
@@ -104,7 +158,7 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5 | udp:SRC_IP:DST_IP:PORT]\n", argv[0]);
+    fprintf(stderr, "usage: %s IFNAME DST_MAC COUNT [FRAME_BYTES=60] [ETHERTYPE=0x88b5 | udp:SRC_IP:DST_IP:PORT | tcp:SRC_IP:DST_IP:PORT]\n", argv[0]);
     return 64;
   }
   const char *ifname = argv[1];
@@ -118,10 +172,10 @@ int main(int argc, char **argv) {
   long ethertype = 0x88b5;
   udp_mode udp;
   memset(&udp, 0, sizeof udp);
-  if (argc > 5 && strncmp(argv[5], "udp:", 4) == 0) {
+  if (argc > 5 && (strncmp(argv[5], "udp:", 4) == 0 || strncmp(argv[5], "tcp:", 4) == 0)) {
     unsigned a[4], b[4], port;
     if (sscanf(argv[5] + 4, "%u.%u.%u.%u:%u.%u.%u.%u:%u", &a[0], &a[1], &a[2], &a[3], &b[0], &b[1], &b[2], &b[3], &port) != 9 || port == 0 || port > 65535) {
-      fprintf(stderr, "tap-blaster: '%s' is not udp:SRC_IP:DST_IP:PORT (e.g. udp:192.0.2.1:192.0.2.2:7)\n", argv[5]);
+      fprintf(stderr, "tap-blaster: '%s' is not udp:SRC_IP:DST_IP:PORT or tcp:SRC_IP:DST_IP:PORT (e.g. udp:192.0.2.1:192.0.2.2:7)\n", argv[5]);
       return 64;
     }
     for (int i = 0; i < 4; i++) {
@@ -133,13 +187,14 @@ int main(int argc, char **argv) {
       udp.dst[i] = (uint8_t)b[i];
     }
     udp.port = (uint16_t)port;
-    udp.enabled = 1;
+    udp.enabled = argv[5][0] == 't' ? 6 : 17;
     ethertype = 0x0800;
   } else if (argc > 5) {
     ethertype = strtol(argv[5], NULL, 0);
   }
-  if (count <= 0 || size < (udp.enabled ? 46 : 18) || size > 9014 || ethertype < 0x600 || ethertype > 0xffff) {
-    fprintf(stderr, "tap-blaster: COUNT must be > 0, FRAME_BYTES %d..9014, ETHERTYPE 0x0600..0xffff\n", udp.enabled ? 46 : 18);
+  int min_size = udp.enabled == 6 ? 55 : udp.enabled ? 46 : 18;
+  if (count <= 0 || size < min_size || size > 9014 || ethertype < 0x600 || ethertype > 0xffff) {
+    fprintf(stderr, "tap-blaster: COUNT must be > 0, FRAME_BYTES %d..9014, ETHERTYPE 0x0600..0xffff\n", min_size);
     return 64;
   }
 
@@ -197,7 +252,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       uint32_t seq = (uint32_t)(sent + i);
       if (udp.enabled) {
-        fill_udp(frames[i], size, &udp, seq);
+        if (udp.enabled == 6) fill_tcp(frames[i], size, &udp, seq);
+        else fill_udp(frames[i], size, &udp, seq);
         continue;
       }
       frames[i][14] = (uint8_t)(seq >> 24);
