@@ -1,7 +1,7 @@
 export type { Net, NetStats, MacAddr, NetOffload, TxOffload, RxOffload } from "./net.ts";
 export type { Ethernet } from "./ethernet.ts";
 export type { Arp } from "./arp.ts";
-export type { Ip, Ipv4, Ipv6, Icmp, IpHandler, IpWriteOptions, Prefix } from "./ip.ts";
+export type { Ip, Ipv4, Ipv6, Icmp, IpHandler, IpWriteOptions, IpErrorKind, IpErrorReport, IpOffload, Prefix } from "./ip.ts";
 export type { Udp, Datagram } from "./udp.ts";
 export type { Flow, Endpoint } from "./flow.ts";
 export type { Tcp, TcpFlow, TcpListenOptions, TcpConnectOptions, Keepalive } from "./tcp.ts";

@@ -35,6 +35,32 @@ export interface IpWriteOptions {
   segmentSize?: number;
 }
 
+/**
+ * Why a datagram we sent did not arrive, from an ICMP error (RFC 1122 §3.2.2.1, RFC 4443 §3):
+ * "unreachable" (no route, host or network unreachable), "prohibited" (administratively, by a
+ * filter),
+ * "port-unreachable", "protocol-unreachable", "too-big" (fragmentation needed / packet too big:
+ * see `mtu`), "time-exceeded", "parameter-problem".
+ */
+export type IpErrorKind = "unreachable" | "prohibited" | "port-unreachable" | "protocol-unreachable" | "too-big" | "time-exceeded" | "parameter-problem";
+
+/** An ICMP error about one of our datagrams, for the transport protocol that sent it. */
+export interface IpErrorReport {
+  kind: IpErrorKind;
+  /** The ICMP type and code as received. */
+  type: number;
+  code: number;
+  /** Who sent the ICMP message: a router on the path, or the destination itself. */
+  reporter: string;
+  /** The addresses of the datagram we sent (ours first). */
+  src: string;
+  dst: string;
+  /** The quoted start of our transport header (at least 8 bytes: the ports and, for TCP, the sequence number). */
+  quote: Uint8Array;
+  /** With "too-big": the largest datagram (IP header included) the next hop takes; 0 if not said. */
+  mtu: number;
+}
+
 /** What the device under an IP layer takes off the transport protocols (see Net.offload). */
 export interface IpOffload {
   readonly checksum: boolean;
@@ -56,6 +82,11 @@ export interface Ip {
    * `checksumOk` says the device vouched for the transport checksum, so it need not be verified.
    */
   listen(proto: number, handler: IpHandler): void;
+  /**
+   * Receives the ICMP errors about datagrams of protocol `proto` that this layer sent (already
+   * checked to quote one of our addresses as the source); replaces any earlier handler.
+   */
+  listenErrors?(proto: number, handler: (report: IpErrorReport) => void): void;
   /**
    * Sends the concatenation of `payload` chunks to `dst`. Synchronous: the datagram is queued
    * (possibly behind address resolution). Throws IpError("no-route") when `dst` is not

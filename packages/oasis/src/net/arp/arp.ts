@@ -5,7 +5,7 @@
 import type { Arp } from "../../devices/arp.ts";
 import type { Ethernet } from "../../devices/ethernet.ts";
 import { ETHERTYPE_ARP } from "../../devices/ethernet.ts";
-import type { MacAddr } from "../../devices/net.ts";
+import type { MacAddr, TxOffload } from "../../devices/net.ts";
 import { ArpError, IpError } from "../../devices/errors.ts";
 import { source } from "oasis/logs";
 import { ARP_REPLY, ARP_REQUEST, emitArp, parseArp, type ArpRepr } from "../wire/arp.ts";
@@ -53,6 +53,7 @@ interface Entry {
 interface Queued {
   ethertype: number;
   packet: Uint8Array;
+  offload: TxOffload | undefined;
 }
 
 interface Pending {
@@ -182,18 +183,19 @@ export class ArpLayer implements Arp {
 
   /**
    * Sends `packet` (owned by the ARP layer from now on) to `ip` once resolved; dropped and
-   * counted if the queue is full or resolution times out.
+   * counted if the queue is full or resolution times out. `offload` (copied) travels with it to
+   * the device, so a 64 KB segment waits as one packet, not as the 45 it will become.
    */
-  sendWhenResolved(ip: number, ethertype: number, packet: Uint8Array): void {
+  sendWhenResolved(ip: number, ethertype: number, packet: Uint8Array, offload?: TxOffload): void {
     const mac = this.lookup(ip);
     if (mac) {
-      this.ethernet.write(mac, ethertype, (buf) => (buf.set(packet), packet.length));
+      this.ethernet.write(mac, ethertype, (buf) => (buf.set(packet), packet.length), offload);
       return;
     }
     const p = this.startResolution(ip);
     if (!p) return this.counters.add("pending-full");
     if (p.queue.length >= this.opt.queueLimit) return this.counters.add("queue-full");
-    p.queue.push({ ethertype, packet });
+    p.queue.push({ ethertype, packet, offload: offload && { ...offload } });
   }
 
   /** Whether `ip` is one this layer answers for. */
@@ -326,7 +328,7 @@ export class ArpLayer implements Arp {
     const m = mac.slice(0, 6);
     for (const q of p.queue) {
       try {
-        this.ethernet.write(m, q.ethertype, (buf) => (buf.set(q.packet), q.packet.length));
+        this.ethernet.write(m, q.ethertype, (buf) => (buf.set(q.packet), q.packet.length), q.offload);
       } catch (e) {
         this.counters.add("send-failed");
       }

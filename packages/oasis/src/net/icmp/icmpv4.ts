@@ -4,7 +4,7 @@ import type { Icmp } from "../../devices/ip.ts";
 import { source } from "oasis/logs";
 import { Counters, WireError } from "../wire/error.ts";
 import { internetChecksum } from "../wire/checksum.ts";
-import { ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LENGTH, ICMP_TIME_EXCEEDED, parseIcmpv4 } from "../wire/icmpv4.ts";
+import { ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LENGTH, ICMP_PARAMETER_PROBLEM, ICMP_TIME_EXCEEDED, parseIcmpv4 } from "../wire/icmpv4.ts";
 import type { Clock } from "../stack/clock.ts";
 
 const log = source("icmpv4", "ICMP for IPv4");
@@ -12,6 +12,8 @@ const log = source("icmpv4", "ICMP for IPv4");
 /** What the ICMP layer needs from IPv4 (kept narrow so the two stay testable apart). */
 export interface IcmpIp {
   write(dst: string, proto: number, payload: Uint8Array | readonly Uint8Array[], options?: { src?: string; ttl?: number }): void;
+  /** An error message (unreachable, time exceeded, parameter problem) quoting `quote`, for the protocol that sent it. */
+  reportError?(type: number, code: number, rest: number, quote: Uint8Array, reporter: string): void;
 }
 
 export interface IcmpOptions {
@@ -83,9 +85,11 @@ export class Icmpv4Layer implements Icmp {
           log.debug(() => `echo reply to ${src} not sent: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-    } else if (r.type === ICMP_DEST_UNREACHABLE || r.type === ICMP_TIME_EXCEEDED) {
-      this.counters.add(r.type === ICMP_DEST_UNREACHABLE ? "unreachable-received" : "time-exceeded-received");
+    } else if (r.type === ICMP_DEST_UNREACHABLE || r.type === ICMP_TIME_EXCEEDED || r.type === ICMP_PARAMETER_PROBLEM) {
+      this.counters.add(r.type === ICMP_DEST_UNREACHABLE ? "unreachable-received" : r.type === ICMP_TIME_EXCEEDED ? "time-exceeded-received" : "parameter-problem-received");
       log.debug(() => `ICMP type ${r.type} code ${r.code} from ${src}`);
+      // RFC 1122 §3.2.2: errors go to the transport protocol that sent the quoted datagram.
+      this.ip.reportError?.(r.type, r.code, r.rest, r.data, src);
     }
     if (this.observer) {
       try {

@@ -2,7 +2,7 @@
 // fragmentation on send, bounded reassembly, and dispatch to the upper protocols.
 import type { Ethernet } from "../../devices/ethernet.ts";
 import { ETHERTYPE_IPV4 } from "../../devices/ethernet.ts";
-import type { IpHandler, IpOffload, IpWriteOptions, Ipv4, Prefix } from "../../devices/ip.ts";
+import type { IpErrorKind, IpErrorReport, IpHandler, IpOffload, IpWriteOptions, Ipv4, Prefix } from "../../devices/ip.ts";
 import type { TxOffload } from "../../devices/net.ts";
 import { PROTO_ICMP, PROTO_UDP } from "../../devices/ip.ts";
 import type { MacAddr } from "../../devices/net.ts";
@@ -11,9 +11,9 @@ import { source } from "oasis/logs";
 import { BROADCAST_MAC, formatIpv4Address, ipv4MulticastMac, ipv4Number, isIpv4Multicast, netmask, parseIpv4Cidr, parseIpv4Address } from "../wire/address.ts";
 import { ipv4PseudoSum } from "../wire/checksum.ts";
 import { Counters, WireError } from "../wire/error.ts";
-import { finishPartialChecksum, segmentTcpPacket } from "../wire/gso.ts";
+import { finishPartialChecksum } from "../wire/gso.ts";
 import { checkIpv4, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, writeIpv4Header } from "../wire/ipv4.ts";
-import { ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from "../wire/icmpv4.ts";
+import { ICMP_DEST_UNREACHABLE, ICMP_PARAMETER_PROBLEM, ICMP_TIME_EXCEEDED, UNREACHABLE_FRAGMENTATION_NEEDED, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from "../wire/icmpv4.ts";
 import type { ArpLayer } from "../arp/arp.ts";
 import { Icmpv4Layer, type IcmpOptions } from "../icmp/icmpv4.ts";
 import { systemClock, type Clock } from "../stack/clock.ts";
@@ -55,6 +55,7 @@ export class Ipv4Layer implements Ipv4 {
   private readonly ttl: number;
   private readonly linkMtu: number;
   private readonly handlers: Array<IpHandler | undefined> = new Array(256).fill(undefined);
+  private readonly errorHandlers = new Map<number, (report: IpErrorReport) => void>();
   private readonly reassembler: Reassembler;
   private nextId: number;
   private closed = false;
@@ -185,6 +186,50 @@ export class Ipv4Layer implements Ipv4 {
     else this.handlers[proto] = handler;
   }
 
+  listenErrors(proto: number, handler: (report: IpErrorReport) => void): void {
+    this.errorHandlers.set(proto, handler);
+  }
+
+  /** From ICMP: an error quoting one of our datagrams goes to the protocol that sent it. */
+  reportError(type: number, code: number, rest: number, quote: Uint8Array, reporter: string): void {
+    // The quote is our IP header and at least 8 bytes of what followed it (RFC 792).
+    if (quote.length < IPV4_MIN_HEADER_LENGTH || quote[0]! >> 4 !== 4) return this.counters.add("icmp-error-bad-quote");
+    const headerLength = (quote[0]! & 0x0f) * 4;
+    if (headerLength < IPV4_MIN_HEADER_LENGTH || quote.length < headerLength + 8) return this.counters.add("icmp-error-bad-quote");
+    const src = ((quote[12]! << 24) | (quote[13]! << 16) | (quote[14]! << 8) | quote[15]!) >>> 0;
+    // Not about a datagram we sent (or a later fragment, which has no transport header): ignore.
+    if (src !== this.address || this.address === 0) return this.counters.add("icmp-error-not-ours");
+    if ((((quote[6]! << 8) | quote[7]!) & 0x1fff) !== 0) return this.counters.add("icmp-error-about-fragment");
+    const proto = quote[9]!;
+    const handler = this.errorHandlers.get(proto);
+    if (handler === undefined) return;
+    let kind: IpErrorKind = "unreachable";
+    if (type === ICMP_TIME_EXCEEDED) kind = "time-exceeded";
+    else if (type === ICMP_PARAMETER_PROBLEM) kind = "parameter-problem";
+    else if (code === UNREACHABLE_PORT) kind = "port-unreachable";
+    else if (code === UNREACHABLE_PROTOCOL) kind = "protocol-unreachable";
+    else if (code === UNREACHABLE_FRAGMENTATION_NEEDED) kind = "too-big";
+    else if (code === 9 || code === 10 || code === 13) kind = "prohibited"; // RFC 1812 §5.2.7.1
+    const dst = ((quote[16]! << 24) | (quote[17]! << 16) | (quote[18]! << 8) | quote[19]!) >>> 0;
+    const report: IpErrorReport = {
+      kind,
+      type,
+      code,
+      reporter,
+      src: this.addressText,
+      dst: formatIpv4Address(dst),
+      quote: quote.subarray(headerLength),
+      // RFC 1191: the next-hop MTU is in the low 16 bits of the "rest" field.
+      mtu: kind === "too-big" ? rest & 0xffff : 0,
+    };
+    try {
+      handler(report);
+    } catch (e) {
+      this.counters.add("handler-error");
+      log.error(() => `ICMP error handler of protocol ${proto} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
+  }
+
   write(dst: string, proto: number, payload: Uint8Array | readonly Uint8Array[], options?: IpWriteOptions): void {
     if (this.closed) throw new IpError("no-route", `IPv4 layer is disconnected; cannot send to ${dst}`);
     const d = ipv4Number(dst);
@@ -265,13 +310,14 @@ export class Ipv4Layer implements Ipv4 {
           this.ethernet.write(mac, ETHERTYPE_IPV4, this.fill, this.txOffload);
         }
       } else {
-        // Waiting for ARP: the queued packet leaves as plain frames, so do the offloads here.
+        // Waiting for ARP: the packet waits whole, its offload request with it.
         const packet = new Uint8Array(IPV4_MIN_HEADER_LENGTH + length);
         this.fill(packet);
-        if (segmentSize > 0) segmentTcpPacket(packet, segmentSize, (s) => this.arp.sendWhenResolved(nextHop, ETHERTYPE_IPV4, s));
+        if (partialAt < 0) this.arp.sendWhenResolved(nextHop, ETHERTYPE_IPV4, packet);
         else {
-          if (partialAt >= 0) finishPartialChecksum(packet, IPV4_MIN_HEADER_LENGTH, partialAt);
-          this.arp.sendWhenResolved(nextHop, ETHERTYPE_IPV4, packet);
+          this.txOffload.checksumOffset = partialAt;
+          this.txOffload.segmentSize = segmentSize;
+          this.arp.sendWhenResolved(nextHop, ETHERTYPE_IPV4, packet, this.txOffload);
         }
       }
     } finally {

@@ -5,7 +5,7 @@
 // dispatch to the upper protocols.
 import type { Ethernet } from "../../devices/ethernet.ts";
 import { ETHERTYPE_IPV6 } from "../../devices/ethernet.ts";
-import type { Icmp, IpHandler, IpOffload, IpWriteOptions, Ipv6, Prefix } from "../../devices/ip.ts";
+import type { Icmp, IpErrorKind, IpErrorReport, IpHandler, IpOffload, IpWriteOptions, Ipv6, Prefix } from "../../devices/ip.ts";
 import { PROTO_ICMPV6, PROTO_UDP } from "../../devices/ip.ts";
 import type { MacAddr, TxOffload } from "../../devices/net.ts";
 import { IpError } from "../../devices/errors.ts";
@@ -13,7 +13,7 @@ import { source } from "oasis/logs";
 import { randomInt } from "oasis/random";
 import { formatMac } from "../wire/address.ts";
 import { Counters, WireError } from "../wire/error.ts";
-import { finishPartialChecksum, segmentTcpPacket } from "../wire/gso.ts";
+import { finishPartialChecksum } from "../wire/gso.ts";
 import {
   eui64InterfaceId,
   commonPrefixLength,
@@ -204,6 +204,7 @@ export class Ipv6Layer implements Ipv6 {
   readonly mac: MacAddr;
   readonly neighbours: NeighbourCache;
   readonly offload: IpOffload | undefined;
+  private readonly errorHandlers = new Map<number, (report: IpErrorReport) => void>();
   private readonly txOffload: TxOffload = { checksumStart: IPV6_HEADER_LENGTH, checksumOffset: 0, segmentSize: 0 };
   private readonly clock: Clock;
   private readonly random: (max: number) => number;
@@ -285,7 +286,7 @@ export class Ipv6Layer implements Ipv6 {
       this.counters,
       {
         solicit: (target, mac) => this.sendNeighbourSolicitation(target, mac),
-        transmit: (mac, packet) => this.ethernet.write(mac, ETHERTYPE_IPV6, (buf) => (buf.set(packet), packet.length)),
+        transmit: (mac, packet, offload) => this.ethernet.write(mac, ETHERTYPE_IPV6, (buf) => (buf.set(packet), packet.length), offload),
         reachableTimeMs: () => this.reachableTime,
         retransTimerMs: () => this.retransTimer,
       },
@@ -452,13 +453,14 @@ export class Ipv6Layer implements Ipv6 {
         this.ethernet.write(mac, ETHERTYPE_IPV6, fill, this.txOffload);
       }
     } else {
-      // Waiting for neighbour discovery: the queued packet leaves as plain frames, so do the offloads here.
+      // Waiting for neighbour discovery: the packet waits whole, its offload request with it.
       const packet = new Uint8Array(IPV6_HEADER_LENGTH + length);
       fill(packet);
-      if (segmentSize > 0) segmentTcpPacket(packet, segmentSize, (seg) => this.neighbours.enqueue(nextHop, seg));
+      if (partialAt < 0) this.neighbours.enqueue(nextHop, packet);
       else {
-        if (partialAt >= 0) finishPartialChecksum(packet, IPV6_HEADER_LENGTH, partialAt);
-        this.neighbours.enqueue(nextHop, packet);
+        this.txOffload.checksumOffset = partialAt;
+        this.txOffload.segmentSize = segmentSize;
+        this.neighbours.enqueue(nextHop, packet, this.txOffload);
       }
     }
   }
@@ -964,9 +966,11 @@ export class Ipv6Layer implements Ipv6 {
       this.mld?.query(src, message);
     } else if (type === ICMPV6_PACKET_TOO_BIG) {
       this.packetTooBig(r.rest, r.data);
+      this.reportError(type, r.code, r.rest, r.data, srcText);
     } else if (isIcmpv6Error(type)) {
       this.counters.add(`icmp-error-received-${type}`);
       log.debug(() => `ICMPv6 type ${type} code ${r.code} from ${srcText}`);
+      this.reportError(type, r.code, r.rest, r.data, srcText);
     }
     if (this.observer) {
       try {
@@ -975,6 +979,44 @@ export class Ipv6Layer implements Ipv6 {
         this.counters.add("handler-error");
         log.error(() => `ICMPv6 listener threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }
+    }
+  }
+
+  listenErrors(proto: number, handler: (report: IpErrorReport) => void): void {
+    this.errorHandlers.set(proto, handler);
+  }
+
+  /** RFC 4443 §2.4 (d): an error quoting one of our packets goes to the protocol that sent it. */
+  private reportError(type: number, code: number, rest: number, quote: Uint8Array, reporter: string): void {
+    if (quote.length < IPV6_HEADER_LENGTH + 8 || quote[0]! >> 4 !== 6) return this.counters.add("icmp-error-bad-quote");
+    if (this.ownAddress(quote, 8) === undefined) return this.counters.add("icmp-error-not-ours");
+    const walk = walkIpv6Headers(quote, quote[6]!, IPV6_HEADER_LENGTH, quote.length);
+    if (walk instanceof WireError || walk.payloadAt + 8 > quote.length) return this.counters.add("icmp-error-bad-quote");
+    // A later fragment carries no transport header to match.
+    if (walk.fragment !== null && walk.fragment.offset !== 0) return this.counters.add("icmp-error-about-fragment");
+    const handler = this.errorHandlers.get(walk.protocol);
+    if (handler === undefined) return;
+    let kind: IpErrorKind = "unreachable";
+    if (type === ICMPV6_PACKET_TOO_BIG) kind = "too-big";
+    else if (type === ICMPV6_TIME_EXCEEDED) kind = "time-exceeded";
+    else if (type === ICMPV6_PARAMETER_PROBLEM) kind = code === PARAMETER_UNKNOWN_NEXT_HEADER ? "protocol-unreachable" : "parameter-problem";
+    else if (code === UNREACHABLE_PORT) kind = "port-unreachable";
+    else if (code === 1 || code === 5 || code === 6) kind = "prohibited"; // administratively, by policy, reject route
+    const report: IpErrorReport = {
+      kind,
+      type,
+      code,
+      reporter,
+      src: ipv6Text(quote, 8),
+      dst: ipv6Text(quote, 24),
+      quote: quote.subarray(walk.payloadAt),
+      mtu: kind === "too-big" ? rest : 0,
+    };
+    try {
+      handler(report);
+    } catch (e) {
+      this.counters.add("handler-error");
+      log.error(() => `ICMPv6 error handler of protocol ${walk.protocol} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
   }
 

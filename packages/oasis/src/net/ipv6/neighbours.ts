@@ -2,7 +2,7 @@
 // address resolution by multicast solicitation, unreachability detection by unicast probes,
 // a bounded table (least recently used resolved entry evicted first) and a bounded queue of
 // packets per address being resolved.
-import type { MacAddr } from "../../devices/net.ts";
+import type { MacAddr, TxOffload } from "../../devices/net.ts";
 import { formatMac, macEquals } from "../wire/address.ts";
 import { Counters } from "../wire/error.ts";
 import { ipv6Text } from "../wire/ipv6.ts";
@@ -27,8 +27,8 @@ export interface NeighbourOptions {
 export interface NeighbourLink {
   /** Sends a neighbour solicitation for `target`: multicast when `mac` is null, else unicast to it. */
   solicit(target: Uint8Array, mac: MacAddr | null): void;
-  /** Sends a complete IPv6 packet in a frame to `mac`. */
-  transmit(mac: MacAddr, packet: Uint8Array): void;
+  /** Sends a complete IPv6 packet in a frame to `mac`, with the device offload requested for it. */
+  transmit(mac: MacAddr, packet: Uint8Array, offload?: TxOffload): void;
   /** Current ReachableTime and RetransTimer (they change with router advertisements). */
   reachableTimeMs(): number;
   retransTimerMs(): number;
@@ -43,7 +43,7 @@ interface Neighbour {
   reachableUntil: number;
   solicits: number;
   cancel: () => void;
-  queue: Uint8Array[];
+  queue: Array<{ packet: Uint8Array; offload: TxOffload | undefined }>;
 }
 
 export interface NeighbourEntry {
@@ -101,13 +101,16 @@ export class NeighbourCache {
     return n.mac;
   }
 
-  /** Queues `packet` (owned by the cache from now on) until `address` resolves. */
-  enqueue(address: Uint8Array, packet: Uint8Array): void {
+  /**
+   * Queues `packet` (owned by the cache from now on) until `address` resolves; `offload`
+   * (copied) goes with it to the device.
+   */
+  enqueue(address: Uint8Array, packet: Uint8Array, offload?: TxOffload): void {
     const k = key(address);
     let n = this.entries.get(k);
     if (n !== undefined && n.mac !== null) {
       this.lookupForSend(address);
-      this.link.transmit(n.mac, packet);
+      this.link.transmit(n.mac, packet, offload);
       return;
     }
     if (n === undefined) {
@@ -121,7 +124,7 @@ export class NeighbourCache {
       n.queue.shift();
       this.counters.add("neighbour-queue-full");
     }
-    n.queue.push(packet);
+    n.queue.push({ packet, offload: offload && { ...offload } });
   }
 
   /**
@@ -246,7 +249,7 @@ export class NeighbourCache {
   private flush(n: Neighbour): void {
     const q = n.queue;
     n.queue = [];
-    for (const p of q) this.link.transmit(n.mac!, p);
+    for (const p of q) this.link.transmit(n.mac!, p.packet, p.offload);
   }
 
   private create(k: string, address: Uint8Array, state: NeighbourState, mac: MacAddr | null): Neighbour | undefined {

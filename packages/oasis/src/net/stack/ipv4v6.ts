@@ -1,6 +1,6 @@
 // One Ip for both families: dispatches on the address family. With no IPv6 layer, IPv6
 // destinations get IpError("no-route").
-import type { Ip, IpHandler, IpOffload, IpWriteOptions, Prefix } from "../../devices/ip.ts";
+import type { Ip, IpErrorReport, IpHandler, IpOffload, IpWriteOptions, Prefix } from "../../devices/ip.ts";
 import { IpError } from "../../devices/errors.ts";
 
 type WithErrors = Ip & { sendPortUnreachable?: () => void };
@@ -50,6 +50,11 @@ export class Ipv4v6Layer implements Ip {
       this.lastFromV6 = true;
       handler(src, dst, payload, checksumOk);
     });
+  }
+
+  listenErrors(proto: number, handler: (report: IpErrorReport) => void): void {
+    this.v4.listenErrors?.(proto, handler);
+    this.v6?.listenErrors?.(proto, handler);
   }
 
   write(dst: string, proto: number, payload: Uint8Array | readonly Uint8Array[], options?: IpWriteOptions): void {

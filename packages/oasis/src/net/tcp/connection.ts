@@ -6,7 +6,7 @@
 // SYN, data starts at 1), converted to 32-bit sequence numbers only at the wire.
 import { FlowError } from "../../devices/errors.ts";
 import type { Endpoint } from "../../devices/flow.ts";
-import type { IpOffload } from "../../devices/ip.ts";
+import type { IpErrorReport, IpOffload } from "../../devices/ip.ts";
 import { foldSum } from "../wire/checksum.ts";
 import type { Keepalive, TcpFlow } from "../../devices/tcp.ts";
 import { readableFromFlow, writableFromFlow } from "../../flow/streams.ts";
@@ -130,6 +130,8 @@ export class Connection implements TcpFlow, Timed {
   private rttPos = -1;
   private rttStart = 0;
   private retransmits = 0;
+  /** The last ICMP error that did not end the connection: named if it times out (RFC 1122 §4.2.3.9). */
+  private softError = "";
 
   // Congestion control and recovery.
   private cc: CongestionControl;
@@ -1152,6 +1154,49 @@ export class Connection implements TcpFlow, Timed {
     }
   }
 
+  /**
+   * An ICMP error quoting our segment with sequence number `seq`. Only one about data in flight
+   * counts (RFC 5927 §4.1: a blind attacker must guess it). A smaller path MTU shrinks the MSS
+   * and resends what was in flight (RFC 1191); a refusal (port or protocol unreachable, or
+   * prohibited) ends a connection still opening; anything else is a soft error, reported only if
+   * the connection later times out. In synchronized states even refusals are soft (RFC 5927 §7).
+   */
+  icmpError(r: IpErrorReport, seq: number, now: number): void {
+    const c = this.host.counters;
+    const d = seqDiff(seq, (this.iss + this.sndUna) >>> 0);
+    if (this.state === "CLOSED" || this.state === "TIME_WAIT" || d < 0 || this.sndUna + d >= Math.max(this.sndMax, this.sndUna + 1)) {
+      return countDrop(c, "icmp-out-of-window");
+    }
+    c.icmpErrors++;
+    const what = `${r.reporter} answered with ICMP ${r.kind} (type ${r.type} code ${r.code})`;
+    if (r.kind === "too-big") return this.pathMtuReduced(r.mtu, now);
+    const opening = this.state === "SYN_SENT" || this.state === "SYN_RECEIVED";
+    if (opening && (r.kind === "port-unreachable" || r.kind === "protocol-unreachable" || r.kind === "prohibited")) {
+      this.terminate(new FlowError("refused", `connection to ${this.remote.address}:${this.remote.port} refused: ${what}`));
+      return;
+    }
+    this.softError = `; last, ${what}`;
+  }
+
+  private pathMtuReduced(mtu: number, now: number): void {
+    const v6 = this.remote.address.includes(":");
+    // Lowest path MTU we accept: IPv6's minimum link MTU, and Linux's floor for IPv4 (a forged
+    // tiny MTU must not make us send 8-byte segments).
+    const floor = v6 ? 1280 - 60 : 552 - 40;
+    const pathMss = Math.max(floor, mtu - (v6 ? 40 : 20) - 20);
+    if (mtu === 0 || pathMss >= this.pathMss) return;
+    this.host.counters.pathMtuReductions++;
+    this.pathMss = pathMss;
+    this.mss = pathMss - (this.tsOk ? TS_OPTION_BYTES : 0);
+    // What was in flight was too big for the path: send it again in the new size, without
+    // treating the loss as congestion (Linux's tcp_simple_retransmit).
+    if (this.state !== "SYN_SENT" && this.state !== "SYN_RECEIVED" && this.sndMax > this.sndUna) {
+      this.sndNxt = this.sndUna;
+      this.rttPos = -1;
+      this.output(now);
+    }
+  }
+
   private backoff(): void {
     this.rto = Math.min(this.rto * 2, this.host.config.maxRtoMs);
   }
@@ -1164,7 +1209,7 @@ export class Connection implements TcpFlow, Timed {
       if (++this.retransmitsOfSyn > cfg.synRetries) {
         c.timeouts++;
         if (this.state === "SYN_RECEIVED") countDrop(c, "syn-received-timeout");
-        this.terminate(new FlowError("timeout", `connection to ${this.remote.address}:${this.remote.port} timed out: no answer to ${cfg.synRetries + 1} SYNs`));
+        this.terminate(new FlowError("timeout", `connection to ${this.remote.address}:${this.remote.port} timed out: no answer to ${cfg.synRetries + 1} SYNs${this.softError}`));
         return;
       }
       this.backoff();
@@ -1189,7 +1234,7 @@ export class Connection implements TcpFlow, Timed {
     }
     if (++this.retransmits > cfg.maxRetransmits) {
       c.timeouts++;
-      this.abortWithReset(new FlowError("timeout", `connection to ${this.remote.address}:${this.remote.port} timed out after ${cfg.maxRetransmits} retransmissions`));
+      this.abortWithReset(new FlowError("timeout", `connection to ${this.remote.address}:${this.remote.port} timed out after ${cfg.maxRetransmits} retransmissions${this.softError}`));
       return;
     }
     this.rttPos = -1;

@@ -7,13 +7,15 @@ import { runInNewContext } from "node:vm";
 import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
 import type { TcpFlow } from "../../devices/tcp.ts";
 import { withFaults, withPcap } from "oasis/net/phy";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { FlowError } from "../../devices/errors.ts";
 import type { Net } from "../../devices/net.ts";
 import { ipv4Stack } from "../stack/direct.ts";
 import { createTcp, type TcpConfig, type TcpStack } from "./index.ts";
 import { pattern, tallyOffloads } from "./test-support.ts";
 
 const skip = netnsUnavailable();
+const noNft = spawnSync("nft", ["--version"]).error ? "nft is not installed; run .ci/setup-debian.sh" : undefined;
 const OURS = "192.0.2.2";
 const KERNEL = "192.0.2.1";
 
@@ -93,6 +95,78 @@ test("with TAP offloads: 8 MB each way byte-exact in merged frames of up to 64 K
     { kernelAddress: `${KERNEL}/24`, timeoutMs: 110_000 },
   ),
 );
+
+test("the kernel's ICMP reaches TCP: a port rejected with port-unreachable refuses the connection at once", { skip: skip ?? noNft, timeout: 60_000 }, () =>
+  withNetns(
+    async (ns) => {
+      await ns.exec("sh", ["-c", "nft add table ip t && nft add chain ip t input '{ type filter hook input priority 0; }' && nft add rule ip t input tcp dport 9999 reject with icmp type port-unreachable"]);
+      const tap = ns.openTap();
+      const tcp = tcpOver(tap);
+      const started = Date.now();
+      await assert.rejects(tcp.connect(KERNEL, 9999), (e: FlowError) => e instanceof FlowError && e.code === "refused" && e.message.includes(`${KERNEL} answered with ICMP port-unreachable`));
+      assert.ok(Date.now() - started < 900, "refused before any SYN retransmission");
+      assert.equal(tcp.stats().icmpErrors, 1);
+      await tap.disconnect();
+    },
+    { kernelAddress: `${KERNEL}/24`, timeoutMs: 50_000 },
+  ),
+);
+
+for (const offload of [false, true]) {
+  test(`path MTU discovery through a kernel router with a 1280-byte link: its "fragmentation needed" shrinks our MSS and 2 MB arrive intact${offload ? " (TAP offloads)" : ""}`, { skip, timeout: 90_000 }, () =>
+    withNetns(
+      async (ns) => {
+        // A second namespace behind the first, which routes: TAP 192.0.2.0/24 → veth → 198.51.100.0/24.
+        // The router's end of the veth takes 1280 bytes, the far end 1500: the far host
+        // advertises an MSS of 1460, so only path MTU discovery can find the bottleneck. Its
+        // name extends the first with a hex digit, so the harness's stale-namespace sweep also
+        // removes it if this process dies.
+        const far = `${ns.name}f`;
+        const run = (args: string[]) => {
+          const r = spawnSync("ip", args, { encoding: "utf8" });
+          if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+        };
+        run(["netns", "add", far]);
+        try {
+          run(["-n", ns.name, "link", "add", "pm0", "mtu", "1280", "type", "veth", "peer", "name", "pm1", "netns", far]);
+          run(["-n", ns.name, "addr", "add", "198.51.100.1/24", "dev", "pm0"]);
+          run(["-n", ns.name, "link", "set", "pm0", "up"]);
+          run(["-n", far, "link", "set", "lo", "up"]);
+          run(["-n", far, "addr", "add", "198.51.100.2/24", "dev", "pm1"]);
+          run(["-n", far, "link", "set", "pm1", "up"]);
+          run(["-n", far, "route", "add", "default", "via", "198.51.100.1"]);
+          await ns.exec("sysctl", ["-q", "-w", "net.ipv4.ip_forward=1"]);
+          const sink = ns.spawn("ip", ["netns", "exec", far, "sh", "-c", "socat -u TCP-LISTEN:9001,reuseaddr - | sha256sum"]);
+          const tap = ns.openTap({ offload });
+          let tcp: TcpStack | null = null;
+          ipv4Stack(tap, { cidr: `${OURS}/24`, gateway: KERNEL, tcp: (ip) => (tcp = createTcp(ip)) });
+          const data = pattern(2_000_000, 5);
+          let flow: TcpFlow | undefined;
+          for (let i = 0; flow === undefined; i++) {
+            try {
+              flow = await tcp!.connect("198.51.100.2", 9001);
+            } catch (e) {
+              if (i >= 50) throw e;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+          await flow.write(data);
+          await flow.close();
+          await sink.waitFor(new RegExp(sha(data)), 30_000);
+          const s = tcp!.stats();
+          assert.ok(s.pathMtuReductions >= 1 && s.icmpErrors >= 1, JSON.stringify(s));
+          // Everything after the report went in segments that fit: 1280 - 40 bytes of headers - 12 of timestamps.
+          assert.ok(s.segmentsOut >= Math.ceil(data.length / 1228), `${s.segmentsOut} segments`);
+          await sink.stop();
+          await tap.disconnect();
+        } finally {
+          spawnSync("ip", ["netns", "del", far]);
+        }
+      },
+      { kernelAddress: `${KERNEL}/24`, timeoutMs: 80_000 },
+    ),
+  );
+}
 
 test("exchanges 4 MB byte-exact with the kernel through loss, reordering, duplication and corruption", { skip, timeout: 120_000 }, () =>
   withNetns(

@@ -2,9 +2,9 @@
 // active opens with ephemeral ports, RSTs for unknown connections, one timer queue, counters.
 import { FlowError, IpError } from "../../devices/errors.ts";
 import type { Endpoint } from "../../devices/flow.ts";
-import { PROTO_TCP, type Ip, type IpOffload, type IpWriteOptions } from "../../devices/ip.ts";
+import { PROTO_TCP, type Ip, type IpErrorReport, type IpOffload, type IpWriteOptions } from "../../devices/ip.ts";
 import type { Tcp, TcpConnectOptions, TcpFlow, TcpListenOptions } from "../../devices/tcp.ts";
-import { ACK, RST, SYN, FIN, emitTcpHeader, emptyTcpRepr, parseTcpInto, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
+import { ACK, RST, SYN, FIN, emitTcpHeader, emptyTcpRepr, parseTcpInto, readU32, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
 import { resolveConfig, type ResolvedConfig, type TcpConfig } from "./config.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { IsnGenerator } from "./isn.ts";
@@ -51,7 +51,8 @@ export class TcpStack implements Tcp, ConnectionHost {
   /** The device's offloads when the configuration lets TCP use them. */
   readonly offload: IpOffload | undefined;
   /** Reused for every segment: IP reads it before write returns. */
-  private readonly writeOptions: IpWriteOptions = { src: "" };
+  // DF on every segment: path MTU discovery (RFC 1191) instead of fragmentation on the way.
+  private readonly writeOptions: IpWriteOptions = { src: "", fragment: false };
 
   constructor(
     readonly ip: Ip,
@@ -66,6 +67,7 @@ export class TcpStack implements Tcp, ConnectionHost {
     this.isn = new IsnGenerator(this.random.fillRandom(new Uint8Array(8)));
     this.offload = this.config.offload && ip.offload?.checksum ? ip.offload : undefined;
     ip.listen(PROTO_TCP, (src, dst, payload, checksumOk) => this.input(src, dst, payload, checksumOk === true));
+    ip.listenErrors?.(PROTO_TCP, (report) => this.icmpError(report));
   }
 
   // ---- Tcp ----------------------------------------------------------------------------------
@@ -186,6 +188,16 @@ export class TcpStack implements Tcp, ConnectionHost {
     const remote = { address: src, port: srcPort };
     if (r.flags & ACK) this.sendReset(local, remote, pseudo - bytes.length, r.ack, 0, false);
     else this.sendReset(local, remote, pseudo - bytes.length, 0, (r.seq + segLen) >>> 0, true);
+  }
+
+  /** An ICMP error quoting one of our segments: to its connection, which checks it is in flight. */
+  private icmpError(r: IpErrorReport): void {
+    const q = r.quote;
+    const localPort = (q[0]! << 8) | q[1]!;
+    const remotePort = (q[2]! << 8) | q[3]!;
+    const conn = this.conns.get(tupleKey(r.dst, remotePort, r.src, localPort));
+    if (conn === undefined) return countDrop(this.counters, "icmp-no-connection");
+    conn.icmpError(r, readU32(q, 4), this.clock.nowMs());
   }
 
   private acceptSyn(l: Listener, src: string, dst: string, r: TcpRepr, now: number, pseudoBase: number): void {

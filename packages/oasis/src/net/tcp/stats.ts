@@ -53,6 +53,9 @@ export interface TcpCounters {
   passiveOpens: number;
   /** Connections that gave up (retransmissions, keepalive, SYN retries). */
   timeouts: number;
+  /** ICMP errors matched to a connection and in its window (RFC 5927), and MSS reductions from them. */
+  icmpErrors: number;
+  pathMtuReductions: number;
   drops: Record<string, number>;
 }
 
@@ -87,6 +90,8 @@ export function newCounters(): TcpCounters {
     activeOpens: 0,
     passiveOpens: 0,
     timeouts: 0,
+    icmpErrors: 0,
+    pathMtuReductions: 0,
     drops: {},
   };
 }

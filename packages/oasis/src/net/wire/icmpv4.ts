@@ -7,6 +7,7 @@ export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACHABLE = 3;
 export const ICMP_ECHO_REQUEST = 8;
 export const ICMP_TIME_EXCEEDED = 11;
+export const ICMP_PARAMETER_PROBLEM = 12;
 export const ICMP_HEADER_LENGTH = 8;
 
 export const UNREACHABLE_PROTOCOL = 2;
