@@ -373,3 +373,14 @@ test("a reassembled datagram is never vouched for, even when each fragment was",
   assert.equal(got.length, 0, "the corrupted reassembled datagram is not delivered");
   assert.equal(udp.counters.get("bad-checksum"), 1);
 });
+
+test("checksumOk vouches for the transport checksum only: a bad IPv4 header checksum is still dropped", () => {
+  const { net, udp, ipv4 } = host();
+  const got: Uint8Array[] = [];
+  udp.listen(9, (d) => got.push(d.data.slice()));
+  const frame = frameFromPeer(net, PROTO_UDP, udpFromPeer(data(50, 4), false));
+  frame[14 + 8] = 63; // TTL changed after the header checksum was computed
+  net.deliver(frame, { checksumOk: true, segmentSize: 0 });
+  assert.equal(got.length, 0);
+  assert.equal(ipv4.counters.get("bad-checksum"), 1);
+});
