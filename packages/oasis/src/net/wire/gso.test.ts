@@ -400,3 +400,12 @@ test("property: malformed input never throws, and whatever comes out fits the in
     assert.deepEqual(out[0], p);
   }
 });
+
+test(
+  "a non-integer segment size does not throw",
+  { todo: "gso.ts segmentTcpPacket: segmentSize 1.5 passes the !(segmentSize > 0) guard, and new Uint8Array(headers + 1.5) / seg.set throw RangeError (not reachable through Ipv4/Ipv6Layer, which check Number.isInteger)" },
+  () => {
+    const packet = buildPacket({ v6: false, payload: payloadOf(100), seq: 1, flags: ACK, id: 1, timestamps: false, partial: true });
+    assert.doesNotThrow(() => segmentTcpPacket(packet, 1.5, () => {}));
+  },
+);
