@@ -42,7 +42,7 @@ export function segmentTcpPacket(packet: Uint8Array, segmentSize: number, emit: 
   const v4 = packet[0]! >> 4 === 4;
   const end = v4 ? Math.min(packet.length, (packet[2]! << 8) | packet[3]!) : Math.min(packet.length, 40 + ((packet[4]! << 8) | packet[5]!));
   const tcpLength = ipLength < 0 || ipLength + 20 > end ? -1 : (packet[ipLength + 12]! >> 4) * 4;
-  if (tcpLength < 20 || ipLength + tcpLength > end || !(segmentSize > 0)) {
+  if (tcpLength < 20 || ipLength + tcpLength > end || !(Number.isInteger(segmentSize) && segmentSize > 0)) {
     const whole = packet.slice(0, end > 0 ? end : packet.length);
     if (tcpLength >= 20) setTcpChecksum(whole, ipLength, v4);
     emit(whole);
