@@ -46,29 +46,47 @@ typedef struct {
   uint16_t port;
 } udp_mode;
 
-// Fills IPv4 + TCP headers for segment number `seq` of a stream of equal segments; the payload
-// stays zero, so the checksum covers only the pseudo-header and the TCP header.
-static void fill_tcp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
-  uint8_t *ip = f + 14, *tcp = f + 34;
-  uint16_t ip_len = (uint16_t)(size - 14), tcp_len = (uint16_t)(size - 34);
-  uint32_t tseq = seq * (uint32_t)(size - 54) + 1;
+// An IPv4 header (20 bytes, DF, TTL 64) with its checksum. GRO merges only segments whose IDs
+// advance by one, as a real sender's do, so the ID follows the sequence number.
+static void fill_ipv4(uint8_t *ip, uint16_t total, uint32_t seq, uint8_t proto, const udp_mode *u) {
   ip[0] = 0x45;
   ip[1] = 0;
-  ip[2] = (uint8_t)(ip_len >> 8);
-  ip[3] = (uint8_t)ip_len;
-  // GRO merges only IDs that advance by one, as a real sender's do.
+  ip[2] = (uint8_t)(total >> 8);
+  ip[3] = (uint8_t)total;
   ip[4] = (uint8_t)(seq >> 8);
   ip[5] = (uint8_t)seq;
-  ip[6] = 0x40;
+  ip[6] = 0x40;  // don't fragment
   ip[7] = 0;
   ip[8] = 64;
-  ip[9] = 6;
+  ip[9] = proto;
   ip[10] = ip[11] = 0;
   memcpy(ip + 12, u->src, 4);
   memcpy(ip + 16, u->dst, 4);
   uint16_t c = fold(sum16(ip, 20, 0));
   ip[10] = (uint8_t)(c >> 8);
   ip[11] = (uint8_t)c;
+}
+
+// The checksum of a transport segment of `length` bytes whose non-zero bytes are the first
+// `covered` ones at `p`, with the pseudo-header in front.
+static uint16_t transport_checksum(const uint8_t *p, uint16_t covered, uint16_t length, uint8_t proto, const udp_mode *u) {
+  uint8_t pseudo[12];
+  memcpy(pseudo, u->src, 4);
+  memcpy(pseudo + 4, u->dst, 4);
+  pseudo[8] = 0;
+  pseudo[9] = proto;
+  pseudo[10] = (uint8_t)(length >> 8);
+  pseudo[11] = (uint8_t)length;
+  return fold(sum16(p, covered, sum16(pseudo, 12, 0)));
+}
+
+// Fills IPv4 + TCP headers for segment number `seq` of a stream of equal segments; the payload
+// stays zero, so the checksum covers only the pseudo-header and the TCP header.
+static void fill_tcp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
+  uint8_t *tcp = f + 34;
+  uint16_t tcp_len = (uint16_t)(size - 34);
+  uint32_t tseq = seq * (uint32_t)(size - 54) + 1;
+  fill_ipv4(f + 14, (uint16_t)(size - 14), seq, 6, u);
   tcp[0] = 0;
   tcp[1] = 9;
   tcp[2] = (uint8_t)(u->port >> 8);
@@ -84,42 +102,20 @@ static void fill_tcp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
   tcp[14] = 0xff;   // window 65535
   tcp[15] = 0xff;
   tcp[16] = tcp[17] = tcp[18] = tcp[19] = 0;
-  uint8_t pseudo[12];
-  memcpy(pseudo, u->src, 4);
-  memcpy(pseudo + 4, u->dst, 4);
-  pseudo[8] = 0;
-  pseudo[9] = 6;
-  pseudo[10] = (uint8_t)(tcp_len >> 8);
-  pseudo[11] = (uint8_t)tcp_len;
-  c = fold(sum16(tcp, 20, sum16(pseudo, 12, 0)));
+  uint16_t c = transport_checksum(tcp, 20, tcp_len, 6, u);
   tcp[16] = (uint8_t)(c >> 8);
   tcp[17] = (uint8_t)c;
 }
 
 // Fills IPv4 + UDP headers for a frame of `size` bytes; the payload's first 4 bytes are `seq`.
 static void fill_udp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
-  uint8_t *ip = f + 14, *udp = f + 34, *payload = f + 42;
-  uint16_t ip_len = (uint16_t)(size - 14), udp_len = (uint16_t)(size - 34);
+  uint8_t *udp = f + 34, *payload = f + 42;
+  uint16_t udp_len = (uint16_t)(size - 34);
   payload[0] = (uint8_t)(seq >> 24);
   payload[1] = (uint8_t)(seq >> 16);
   payload[2] = (uint8_t)(seq >> 8);
   payload[3] = (uint8_t)seq;
-  ip[0] = 0x45;
-  ip[1] = 0;
-  ip[2] = (uint8_t)(ip_len >> 8);
-  ip[3] = (uint8_t)ip_len;
-  ip[4] = (uint8_t)(seq >> 8);
-  ip[5] = (uint8_t)seq;
-  ip[6] = 0x40;  // don't fragment
-  ip[7] = 0;
-  ip[8] = 64;
-  ip[9] = 17;
-  ip[10] = ip[11] = 0;
-  memcpy(ip + 12, u->src, 4);
-  memcpy(ip + 16, u->dst, 4);
-  uint16_t c = fold(sum16(ip, 20, 0));
-  ip[10] = (uint8_t)(c >> 8);
-  ip[11] = (uint8_t)c;
+  fill_ipv4(f + 14, (uint16_t)(size - 14), seq, 17, u);
   udp[0] = 0;
   udp[1] = 9;
   udp[2] = (uint8_t)(u->port >> 8);
@@ -127,14 +123,7 @@ static void fill_udp(uint8_t *f, long size, const udp_mode *u, uint32_t seq) {
   udp[4] = (uint8_t)(udp_len >> 8);
   udp[5] = (uint8_t)udp_len;
   udp[6] = udp[7] = 0;
-  uint8_t pseudo[12];
-  memcpy(pseudo, u->src, 4);
-  memcpy(pseudo + 4, u->dst, 4);
-  pseudo[8] = 0;
-  pseudo[9] = 17;
-  pseudo[10] = (uint8_t)(udp_len >> 8);
-  pseudo[11] = (uint8_t)udp_len;
-  c = fold(sum16(udp, udp_len, sum16(pseudo, 12, 0)));
+  uint16_t c = transport_checksum(udp, udp_len, udp_len, 17, u);
   if (c == 0) c = 0xffff;
   udp[6] = (uint8_t)(c >> 8);
   udp[7] = (uint8_t)c;

@@ -15,53 +15,13 @@ import { parseIpv4 } from "../wire/ipv4.ts";
 import { ACK, FIN, PSH, emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum } from "../wire/tcp.ts";
 import { emitUdpHeader } from "../wire/udp.ts";
 import { createTcp, type TcpStack } from "../tcp/index.ts";
+import { pattern as data, RecordingNet } from "../tcp/test-support.ts";
 
 const OFFLOAD: NetOffload = { checksum: true, segmentation: true, maxFrame: 65550 };
 const US = "192.0.2.2";
 const PEER = "192.0.2.3";
 const PEER_MAC = new Uint8Array([2, 0, 0, 0, 0, 3]);
 const ip4 = (s: string) => s.split(".").reduce((a, b) => a * 256 + Number(b), 0);
-
-class FakeNet implements Net {
-  readonly mac = new Uint8Array([2, 0, 0, 0, 0, 2]);
-  readonly mtu = 1500;
-  readonly offload?: NetOffload;
-  readonly writes: { frame: Uint8Array; offload: TxOffload | undefined }[] = [];
-  private handler: ((frame: Uint8Array, offload?: RxOffload) => void) | null = null;
-  constructor(offload?: NetOffload) {
-    if (offload) this.offload = offload;
-  }
-  write(frame: Uint8Array, offload?: TxOffload): void {
-    this.writes.push({ frame: frame.slice(), offload: offload ? { ...offload } : undefined });
-  }
-  listen(handler: (frame: Uint8Array, offload?: RxOffload) => void): void {
-    this.handler = handler;
-  }
-  deliver(frame: Uint8Array, offload?: RxOffload): void {
-    this.handler!(frame, offload);
-  }
-  /** IPv4 frames written (ARP left out), and forgets them. */
-  takeIpv4(): { frame: Uint8Array; offload: TxOffload | undefined }[] {
-    const out = this.writes.filter((w) => w.frame[12] === 0x08 && w.frame[13] === 0x00);
-    this.writes.length = 0;
-    return out;
-  }
-  stats(): NetStats {
-    return { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0, rxDropped: 0, txDropped: 0 };
-  }
-  resetStats(): void {}
-  async disconnect(): Promise<void> {}
-}
-
-function data(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 /** A TCP segment (header and data) from US to PEER whose checksum field holds the pseudo-header sum. */
 function partialTcp(n: number, flags = ACK | PSH | FIN, src = US, dst = PEER): Uint8Array {
@@ -90,9 +50,9 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.stack.disconnect();
 });
 
-/** Our host over a FakeNet with `offload` (null: none); disconnected after the test. */
+/** Our host over a RecordingNet with `offload` (null: none); disconnected after the test. */
 function host(offload: NetOffload | null = OFFLOAD) {
-  const net = new FakeNet(offload ?? undefined);
+  const net = new RecordingNet(offload ?? undefined);
   const layers = ipv4Stack(net, { cidr: `${US}/24` });
   open.push(layers);
   return { net, ...layers };
@@ -269,7 +229,7 @@ test("loopback to our own address finishes the partial checksum (with or without
 // ---- receive --------------------------------------------------------------------------------
 
 /** A frame from PEER to US with IPv4 around `transport`. */
-function frameFromPeer(net: FakeNet, proto: number, transport: Uint8Array, options: { id?: number; flagsAndOffset?: number; totalPayload?: number } = {}): Uint8Array {
+function frameFromPeer(net: RecordingNet, proto: number, transport: Uint8Array, options: { id?: number; flagsAndOffset?: number; totalPayload?: number } = {}): Uint8Array {
   const f = new Uint8Array(14 + 20 + transport.length);
   f.set(net.mac, 0);
   f.set(PEER_MAC, 6);
@@ -320,7 +280,7 @@ test("UDP: a bad checksum is dropped, unless the device vouched for the frame", 
 });
 
 test("TCP: a SYN with a bad checksum is dropped, unless the device vouched for the frame", async () => {
-  const net = new FakeNet(OFFLOAD);
+  const net = new RecordingNet(OFFLOAD);
   let tcp!: TcpStack;
   const s = ipv4Stack(net, { cidr: `${US}/24`, tcp: (ip) => (tcp = createTcp(ip)) });
   open.push({ stack: { disconnect: async () => tcp.disconnect() } }, s);

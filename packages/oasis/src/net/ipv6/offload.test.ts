@@ -17,6 +17,7 @@ import { ACK, FIN, PSH, emitTcpHeader, emptyTcpRepr, parseTcp } from "../wire/tc
 import { emitUdpHeader } from "../wire/udp.ts";
 import { Ipv6Layer } from "./ipv6.ts";
 import { addr, advance, decode, mac, noJitter, RawHost, type Decoded } from "./test-support.ts";
+import { pattern as data } from "../tcp/test-support.ts";
 
 const OFFLOAD: NetOffload = { checksum: true, segmentation: true, maxFrame: 65550 };
 const US = "2001:db8::2";
@@ -75,16 +76,6 @@ async function setup(offload: NetOffload | null = OFFLOAD) {
   dev.requests.list.length = 0;
   raw.seen.length = 0;
   return { sw, clock, raw, dev, ethernet, ipv6 };
-}
-
-function data(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
 }
 
 function partialTcp(n: number, src = US, dst = PEER, flags = ACK | PSH | FIN): Uint8Array {

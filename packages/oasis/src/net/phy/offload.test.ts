@@ -12,49 +12,13 @@ import { ACK, PSH, FIN, emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, t
 import { withFaults } from "./faults.ts";
 import { withPcap } from "./pcap.ts";
 import { withTracer } from "./tracer.ts";
+import { pattern as data, RecordingNet } from "../tcp/test-support.ts";
 
 const OFFLOAD: NetOffload = { checksum: true, segmentation: true, maxFrame: 65550 };
 const US = new Uint8Array([2, 0, 0, 0, 0, 1]);
 const PEER = new Uint8Array([2, 0, 0, 0, 0, 2]);
 const SRC = 0xc0000202;
 const DST = 0xc0000203;
-
-/** A device that records what it is asked to write and delivers what the test hands it. */
-class FakeNet implements Net {
-  readonly mac = US;
-  readonly mtu = 1500;
-  readonly offload?: NetOffload;
-  readonly writes: { frame: Uint8Array; offload: TxOffload | undefined }[] = [];
-  private handler: ((frame: Uint8Array, offload?: RxOffload) => void) | null = null;
-  constructor(offload?: NetOffload) {
-    if (offload) this.offload = offload;
-  }
-  write(frame: Uint8Array, offload?: TxOffload): void {
-    this.writes.push({ frame: frame.slice(), offload: offload ? { ...offload } : undefined });
-  }
-  listen(handler: (frame: Uint8Array, offload?: RxOffload) => void): void {
-    this.handler = handler;
-  }
-  deliver(frame: Uint8Array, offload?: RxOffload): void {
-    assert.ok(this.handler, "a listener was set");
-    this.handler(frame, offload);
-  }
-  stats(): NetStats {
-    return { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0, rxDropped: 0, txDropped: 0 };
-  }
-  resetStats(): void {}
-  async disconnect(): Promise<void> {}
-}
-
-function data(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 /** An Ethernet frame with one TCP/IPv4 segment of `n` data bytes; its checksum partial or complete. */
 function tcpFrame(n: number, partial: boolean, options: { seq?: number; flags?: number; id?: number } = {}): Uint8Array {
@@ -110,13 +74,13 @@ function pcapRecords(chunks: Uint8Array[]): { incl: number; orig: number; bytes:
 describe("withPcap over a device with offloads", () => {
   it("exposes the device's offload, and none when the device has none", () => {
     const sink = { write: () => {} };
-    assert.deepEqual(withPcap(new FakeNet(OFFLOAD), sink).offload, OFFLOAD);
-    assert.equal(withPcap(new FakeNet(), sink).offload, undefined);
+    assert.deepEqual(withPcap(new RecordingNet(OFFLOAD, US), sink).offload, OFFLOAD);
+    assert.equal(withPcap(new RecordingNet(undefined, US), sink).offload, undefined);
   });
 
   it("passes TxOffload down untouched and records the frame with its partial checksum finished", async () => {
     const chunks: Uint8Array[] = [];
-    const dev = new FakeNet(OFFLOAD);
+    const dev = new RecordingNet(OFFLOAD, US);
     const p = withPcap(dev, { write: (b) => chunks.push(b.slice()) });
     // One wire-sized segment with a partial checksum, and one 20 KB TSO write.
     const small = tcpFrame(1000, true);
@@ -150,7 +114,7 @@ describe("withPcap over a device with offloads", () => {
 
   it("passes RxOffload up untouched and records the received frame", async () => {
     const chunks: Uint8Array[] = [];
-    const dev = new FakeNet(OFFLOAD);
+    const dev = new RecordingNet(OFFLOAD, US);
     const p = withPcap(dev, { write: (b) => chunks.push(b.slice()) });
     const got: { frame: Uint8Array; offload: RxOffload | undefined }[] = [];
     p.listen((frame, offload) => got.push({ frame: frame.slice(), offload: offload ? { ...offload } : undefined }));
@@ -175,8 +139,8 @@ describe("withPcap over a device with offloads", () => {
 
 describe("withTracer over a device with offloads", () => {
   it("exposes the offload and passes TxOffload and RxOffload through", () => {
-    assert.equal(withTracer(new FakeNet()).offload, undefined);
-    const dev = new FakeNet(OFFLOAD);
+    assert.equal(withTracer(new RecordingNet(undefined, US)).offload, undefined);
+    const dev = new RecordingNet(OFFLOAD, US);
     const t = withTracer(dev, "t0");
     assert.deepEqual(t.offload, OFFLOAD);
     const frame = tcpFrame(5000, true);
@@ -196,7 +160,7 @@ describe("withTracer over a device with offloads", () => {
 
 describe("withFaults over a device with offloads", () => {
   it("exposes no offload, writes plain frames only, and refuses frames over the MTU", () => {
-    const dev = new FakeNet(OFFLOAD);
+    const dev = new RecordingNet(OFFLOAD, US);
     const f = withFaults(dev, {});
     assert.equal(f.offload, undefined);
     assert.equal("offload" in f, false);
@@ -209,7 +173,7 @@ describe("withFaults over a device with offloads", () => {
 
   /** Delivers one merged frame through withFaults(options) and returns the frames (and their offloads) seen above. */
   function receiveMerged(options: Parameters<typeof withFaults>[1], n: number, segmentSize: number, rx: Partial<RxOffload> = {}) {
-    const dev = new FakeNet(OFFLOAD);
+    const dev = new RecordingNet(OFFLOAD, US);
     const f = withFaults(dev, options);
     const got: { frame: Uint8Array; offload: unknown }[] = [];
     f.listen((frame, ...rest: unknown[]) => got.push({ frame: frame.slice(), offload: rest[0] }));

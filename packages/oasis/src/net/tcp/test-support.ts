@@ -3,7 +3,7 @@
 // moves when nothing else can run, so multi-second timeouts take milliseconds.
 import { IpError } from "../../devices/errors.ts";
 import type { Ip, IpHandler, IpWriteOptions, Prefix } from "../../devices/ip.ts";
-import type { Net } from "../../devices/net.ts";
+import type { Net, NetOffload, NetStats, RxOffload, TxOffload } from "../../devices/net.ts";
 import { WireError as TcpWireError } from "../wire/error.ts";
 import { emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, tcpHeaderLength, type TcpRepr } from "../wire/tcp.ts";
 import { createTcp, type TcpConfig } from "./index.ts";
@@ -369,4 +369,39 @@ export function tallyOffloads(net: Net): { net: Net; tally: OffloadTally } {
     disconnect: () => net.disconnect(),
   };
   return { net: wrapped, tally };
+}
+
+/** A device that records what it is asked to write (with its offload request) and delivers what the test hands it. */
+export class RecordingNet implements Net {
+  readonly offload?: NetOffload;
+  readonly writes: { frame: Uint8Array; offload: TxOffload | undefined }[] = [];
+  private handler: ((frame: Uint8Array, offload?: RxOffload) => void) | null = null;
+  constructor(
+    offload?: NetOffload,
+    readonly mac: Uint8Array = new Uint8Array([2, 0, 0, 0, 0, 2]),
+    readonly mtu = 1500,
+  ) {
+    if (offload) this.offload = offload;
+  }
+  write(frame: Uint8Array, offload?: TxOffload): void {
+    this.writes.push({ frame: frame.slice(), offload: offload ? { ...offload } : undefined });
+  }
+  listen(handler: (frame: Uint8Array, offload?: RxOffload) => void): void {
+    this.handler = handler;
+  }
+  deliver(frame: Uint8Array, offload?: RxOffload): void {
+    if (this.handler === null) throw new Error("RecordingNet: nothing listens yet");
+    this.handler(frame, offload);
+  }
+  /** IPv4 frames written (ARP left out), and forgets them. */
+  takeIpv4(): { frame: Uint8Array; offload: TxOffload | undefined }[] {
+    const out = this.writes.filter((w) => w.frame[12] === 0x08 && w.frame[13] === 0x00);
+    this.writes.length = 0;
+    return out;
+  }
+  stats(): NetStats {
+    return { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0, rxDropped: 0, txDropped: 0 };
+  }
+  resetStats(): void {}
+  async disconnect(): Promise<void> {}
 }

@@ -10,6 +10,7 @@ import { emitIpv4, parseIpv4 } from "./ipv4.ts";
 import { emitIpv6, ipv6Bytes, ipv6PseudoSum, parseIpv6 } from "./ipv6.ts";
 import { ACK, FIN, PSH, emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, tcpHeaderLength, type TcpRepr } from "./tcp.ts";
 import { emitUdpHeader } from "./udp.ts";
+import { pattern as payloadOf } from "../tcp/test-support.ts";
 
 const CWR = 0x80;
 const ECE = 0x40;
@@ -169,16 +170,6 @@ function assertSegmentation(spec: PacketSpec, size: number): Uint8Array[] {
   });
   return segs;
 }
-
-const payloadOf = (n: number, seed = 1): Uint8Array => {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-};
 
 for (const v6 of [false, true]) {
   const family = v6 ? "IPv6" : "IPv4";
