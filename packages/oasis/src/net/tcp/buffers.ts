@@ -3,6 +3,53 @@
 
 const BLOCK = 64 * 1024;
 
+/**
+ * The memory of one TCP instance: bytes held in its buffers (`used`, charged by the buffers as
+ * they change, so keeping it costs O(1) per change) and receive windows advertised but not yet
+ * filled (`reserved`, kept by each connection), against one `limit`. A window is a promise: the
+ * peer may send that much at any time, so it is counted before the data comes.
+ */
+export class MemoryBudget {
+  used = 0;
+  reserved = 0;
+  /** Highest `used` seen: tests check the bound at every instant, not only when they look. */
+  peak = 0;
+
+  constructor(
+    readonly limit: number,
+    /** Called when bytes are given back (the instance wakes connections waiting for memory). */
+    private readonly onFreed: () => void = () => {},
+  ) {}
+
+  /** What may still be promised or buffered without passing the limit (negative when over). */
+  get free(): number {
+    return this.limit - this.used - this.reserved;
+  }
+
+  charge(n: number): void {
+    this.used += n;
+    if (this.used > this.peak) this.peak = this.used;
+  }
+
+  uncharge(n: number): void {
+    if (n === 0) return;
+    this.used -= n;
+    this.onFreed();
+  }
+
+  /**
+   * A connection's window promise changed from `from` to `to` bytes; `released`: given back
+   * (the connection stopped receiving) rather than filled by data now counted in `used`.
+   */
+  reserve(from: number, to: number, released: boolean): void {
+    this.reserved += to - from;
+    if (released && to < from) this.onFreed();
+  }
+}
+
+/** For buffers used on their own (tests): accounts, limits nothing. */
+const UNBOUNDED = (): MemoryBudget => new MemoryBudget(Infinity);
+
 /** Bytes written by the application and not yet acknowledged by the peer. */
 export class SendBuffer {
   private chunks: Uint8Array[] = [];
@@ -13,7 +60,10 @@ export class SendBuffer {
   private tail: Uint8Array | null = null;
   private tailFill = 0;
 
-  constructor(firstPos: number) {
+  constructor(
+    firstPos: number,
+    private readonly mem: MemoryBudget = UNBOUNDED(),
+  ) {
     this.startPos = firstPos;
   }
 
@@ -46,6 +96,7 @@ export class SendBuffer {
       left -= k;
       this.total += k;
     }
+    this.mem.charge(n);
   }
 
   /** Pushes views of [pos, pos+len) onto `out`. */
@@ -72,6 +123,7 @@ export class SendBuffer {
     if (n <= 0) return;
     this.startPos += n;
     this.total -= n;
+    this.mem.uncharge(n);
     while (n > 0) {
       const c = this.chunks[0]!;
       if (c.length <= n) {
@@ -96,6 +148,8 @@ interface Pending {
  * In-order bytes waiting for the reader, plus out-of-order segments waiting for a gap to fill.
  */
 export class ReceiveBuffer {
+  /** Null once detached: what is left is no longer counted (see detach). */
+  private mem: MemoryBudget | null;
   private ready: Uint8Array[] = [];
   private readyHead = 0;
   private block: Uint8Array | null = null;
@@ -107,6 +161,23 @@ export class ReceiveBuffer {
   pendingBytes = 0;
   /** Index in `pending` of the range that grew last (first SACK block, RFC 2018). */
   private lastTouched = -1;
+
+  constructor(mem: MemoryBudget = UNBOUNDED()) {
+    this.mem = mem;
+  }
+
+  /**
+   * Drops the out-of-order data and stops counting the rest against the budget: the connection
+   * is closed, and unread data an application may still read (or never will, having dropped the
+   * flow without closing it) must not hold the instance's budget forever.
+   */
+  detach(): void {
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.lastTouched = -1;
+    this.mem?.uncharge(this.readyBytes);
+    this.mem = null;
+  }
 
   /** Copies an in-order payload in. */
   pushReady(payload: Uint8Array): void {
@@ -128,6 +199,7 @@ export class ReceiveBuffer {
     }
     this.blockFill += n;
     this.readyBytes += n;
+    this.mem?.charge(n);
   }
 
   /** Takes the oldest ready chunk (often all that is ready), or null. The reader owns it. */
@@ -140,10 +212,12 @@ export class ReceiveBuffer {
       this.readyHead = 0;
     }
     this.readyBytes -= c.length;
+    this.mem?.uncharge(c.length);
     return c;
   }
 
   discardReady(): void {
+    this.mem?.uncharge(this.readyBytes);
     this.ready.length = 0;
     this.readyHead = 0;
     this.readyBytes = 0;
@@ -169,6 +243,7 @@ export class ReceiveBuffer {
       const data = payload.slice(s - start, gapEnd - start);
       p.splice(i, 0, { start: s, end: gapEnd, data });
       this.pendingBytes += gapEnd - s;
+      this.mem?.charge(gapEnd - s);
       this.lastTouched = i;
       i++;
       s = gapEnd;
@@ -181,11 +256,14 @@ export class ReceiveBuffer {
     let n = 0;
     while (n < p.length && p[n]!.start <= pos) {
       const r = p[n]!;
+      // Given back before pushReady charges the part that moves, so the bytes are never counted
+      // twice; no wake-up for what is only moving.
+      this.pendingBytes -= r.end - r.start;
+      if (this.mem !== null) this.mem.used -= r.end - r.start;
       if (r.end > pos) {
         this.pushReady(r.data.subarray(pos - r.start));
         pos = r.end;
       }
-      this.pendingBytes -= r.end - r.start;
       n++;
     }
     if (n > 0) {

@@ -12,6 +12,21 @@ export interface TcpConfig {
   sendBufferSize?: number;
   /** Bytes received and not yet read before the window closes. */
   receiveBufferSize?: number;
+  /**
+   * Bytes all connections of this instance may hold together: data in send buffers, data in
+   * receive buffers (in order and out of order) and receive windows advertised and not yet
+   * filled (a window is a promise the peer may use at any moment). Default 64 MiB.
+   *
+   * Under pressure: the window a connection advertises shrinks to what the budget still allows
+   * (an advertised right edge is never taken back; a connection whose window was held back is
+   * sent a window update once memory frees); out-of-order segments are dropped rather than
+   * queued when holding them would pass the limit (drop reason `memory-out-of-order`); a
+   * write() waits until memory frees instead of buffering. Each connection may always hold two
+   * segments (2·MSS) in each direction whatever the budget, so a connection alone with the
+   * whole budget cannot deadlock and new connections are still accepted (with small windows):
+   * memory in use stays below `memoryLimit` + connections · 4·MSS.
+   */
+  memoryLimit?: number;
   /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL unless `timeWaitMs` says otherwise. */
   mslMs?: number;
   timeWaitMs?: number;
@@ -48,6 +63,11 @@ export function resolveConfig(c: TcpConfig): ResolvedConfig {
     congestionControl: c.congestionControl ?? "cubic",
     sendBufferSize: c.sendBufferSize ?? 256 * 1024,
     receiveBufferSize: c.receiveBufferSize ?? 1024 * 1024,
+    // 64 MiB: about 50 connections with full default buffers (1 MiB + 256 KiB) moving bulk data
+    // at once, or a thousand idle ones at the 64 KiB initial window, while a unikernel of a few
+    // hundred MiB keeps most of its memory for the application (Linux's tcp_mem pressure
+    // threshold is of this order for such a machine: a few percent to a tenth of RAM).
+    memoryLimit: c.memoryLimit ?? 64 * 1024 * 1024,
     mslMs: msl,
     timeWaitMs: c.timeWaitMs ?? 2 * msl,
     initialRtoMs: c.initialRtoMs ?? 1000,
@@ -65,7 +85,7 @@ export function resolveConfig(c: TcpConfig): ResolvedConfig {
     windowScaling: c.windowScaling ?? true,
     ephemeralPorts: c.ephemeralPorts ?? [49152, 65535],
   };
-  const positive = ["sendBufferSize", "receiveBufferSize", "initialRtoMs", "minRtoMs", "maxRtoMs", "defaultBacklog"] as const;
+  const positive = ["sendBufferSize", "receiveBufferSize", "memoryLimit", "initialRtoMs", "minRtoMs", "maxRtoMs", "defaultBacklog"] as const;
   for (const k of positive) {
     if (!(Number.isFinite(r[k]) && r[k] > 0)) throw new RangeError(`TCP option ${k} must be a positive number, got ${r[k]}`);
   }

@@ -11,7 +11,7 @@ import { foldSum } from "../wire/checksum.ts";
 import type { Keepalive, TcpFlow } from "../../devices/tcp.ts";
 import { readableFromFlow, writableFromFlow } from "../../flow/streams.ts";
 import { ACK, FIN, PSH, RST, SYN, emitTcpHeader, emptyTcpRepr, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
-import { ReceiveBuffer, SendBuffer } from "./buffers.ts";
+import { ReceiveBuffer, SendBuffer, type MemoryBudget } from "./buffers.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { createCongestionControl, type CongestionControl } from "./congestion.ts";
 import { seqDiff, seqLt } from "./seq.ts";
@@ -24,6 +24,16 @@ export interface ConnectionHost {
   readonly clock: TcpClock;
   readonly timers: TimerQueue;
   readonly counters: TcpCounters;
+  /** The instance's memory budget, shared by all its connections. */
+  readonly memory: MemoryBudget;
+  /**
+   * The most one connection should hold while others wait for memory: an equal share of the
+   * limit (Infinity when nobody else waits), so one busy connection cannot take every byte
+   * freed while a held-back one waits on.
+   */
+  memoryShare(conn: Connection): number;
+  /** Calls `memoryFreed` once the budget has room again (until then the connection waits). */
+  waitForMemory(conn: Connection): void;
   /**
    * Device offloads in use: segments then carry only the pseudo-header sum in their checksum, and
    * may be up to `maxSegmented` bytes, cut by the device.
@@ -65,6 +75,18 @@ const MAX_SACK_BLOCKS_TS = 3;
 const MAX_SACK_BLOCKS = 4;
 const DUP_THRESH = 3;
 const TS_OPTION_BYTES = 12;
+/**
+ * The receive window starts at 64 KiB and grows to twice what has arrived (up to the buffer),
+ * like the receive window of Linux: a window is memory promised to the peer, and idle or
+ * request-sized connections must not each hold a whole receive buffer of the budget.
+ */
+const INITIAL_WINDOW = 64 * 1024;
+/**
+ * Segments each connection may always hold in each direction whatever the memory budget: two,
+ * so a receiver's window update is worth sending (receiver SWS avoidance wants 2·MSS) and a
+ * sender keeps two segments in flight (the peer acknowledges every second one at once).
+ */
+const MEMORY_FLOOR_SEGMENTS = 2;
 /** RFC 7323 §5.5: TS.Recent older than 24 days is not trusted for PAWS. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
@@ -88,7 +110,7 @@ export class Connection implements TcpFlow, Timed {
   private sndWl1 = 0;
   private sndWl2 = 0;
   private sndWScale = 0;
-  private sndBuf = new SendBuffer(1);
+  private sndBuf: SendBuffer;
   private finQueued = false;
   private writes: WriteRequest[] = [];
   private finAfterWrites: Waiter<void>[] | null = null;
@@ -103,7 +125,15 @@ export class Connection implements TcpFlow, Timed {
   private rcvNxt = 0;
   private rcvAdv = 0;
   private rcvWScale = 0;
-  private recv = new ReceiveBuffer();
+  private recv: ReceiveBuffer;
+  /** This connection's part of the budget's `reserved`: window advertised, not yet filled. */
+  private windowReserved = 0;
+  /** The last window advertised was cut by the budget (counted once until it no longer is). */
+  private windowHeldBack = false;
+  /** A write waits for the budget (counted once until writes flow again). */
+  private writeHeldBack = false;
+  /** In the instance's set of connections waiting for memory. */
+  private waitingForMemory = false;
   private peerFinPos = -1;
   private finReceived = false;
   private readShut = false;
@@ -194,6 +224,8 @@ export class Connection implements TcpFlow, Timed {
     this.noDelay = init.noDelay ?? false;
     this.keepalive = init.keepalive ?? null;
     this.tsOffset = init.tsOffset;
+    this.sndBuf = new SendBuffer(1, host.memory);
+    this.recv = new ReceiveBuffer(host.memory);
     const cfg = host.config;
     this.offerWs = cfg.windowScaling;
     this.offerSack = cfg.sack;
@@ -229,6 +261,8 @@ export class Connection implements TcpFlow, Timed {
     this.negotiate(r, now);
     this.sndWnd = r.window; // unscaled in a SYN
     this.maxSndWnd = this.sndWnd;
+    // The edge accepted may pass the unscaled 65535 of the SYN-ACK by the byte it cannot say;
+    // windowField reserves it in the budget as it sends the SYN-ACK.
     this.rcvAdv = this.rcvNxt + this.freeSpace();
     const err = this.sendSegment(0, 0, SYN | ACK);
     if (err) return err;
@@ -388,7 +422,7 @@ export class Connection implements TcpFlow, Timed {
     this.rcvNxt = 1;
     this.negotiate(r, now);
     this.lastHeard = now;
-    this.rcvAdv = this.rcvNxt + this.freeSpace();
+    this.rcvAdv = Math.max(this.rcvAdv, this.rcvNxt + this.freeSpace());
     if (ackOk) {
       this.sndUna = 1;
       this.sndWnd = r.window << this.sndWScale;
@@ -623,6 +657,12 @@ export class Connection implements TcpFlow, Timed {
         if (this.unackedSegments >= 16) this.ackNow = true;
         else if (before < 2 && this.unackedSegments >= 2) this.host.ackSoon(this);
         else if (this.delAckAt === Infinity) this.delAckAt = now + this.host.config.delayedAckMs;
+      } else if (this.host.memory.used + data.length > this.host.memory.limit) {
+        // Over the budget, out-of-order data goes first: it is not acknowledged, the sender
+        // still has it, and the memory stays for in-order data readers can take. The duplicate
+        // ACK (without a SACK block for it) tells the sender where the hole is.
+        countDrop(this.host.counters, "memory-out-of-order");
+        this.ackNow = true;
       } else {
         this.recv.insertPending(start, data);
         this.ackNow = true; // out of order: duplicate ACK with SACK now
@@ -642,6 +682,7 @@ export class Connection implements TcpFlow, Timed {
       }
       else if (this.state === "FIN_WAIT_2") this.enterTimeWait(now);
     }
+    this.syncWindowReserved();
     this.wakeReaders();
   }
 
@@ -1024,21 +1065,79 @@ export class Connection implements TcpFlow, Timed {
     return null;
   }
 
-  /** Bytes we can still buffer. */
+  /** Set by freeSpace: the memory budget, not the buffer or window growth, decided the window. */
+  private budgetLimitsWindow = false;
+
+  /**
+   * The window we may offer from rcvNxt: room in our buffer, within the window grown so far, and
+   * within what the instance's budget allows (what is free, plus our own reservation and
+   * out-of-order bytes, which are counted already), never below our floor.
+   */
   private freeSpace(): number {
-    return Math.max(0, this.host.config.receiveBufferSize - this.recv.readyBytes - this.recv.pendingBytes);
+    const r = this.recv;
+    const own = Math.min(this.host.config.receiveBufferSize - r.readyBytes - r.pendingBytes, Math.max(INITIAL_WINDOW, 2 * this.rcvNxt));
+    const budget = Math.max(this.memoryTakeable() + this.windowReserved + r.pendingBytes, MEMORY_FLOOR_SEGMENTS * this.mss - r.readyBytes);
+    this.budgetLimitsWindow = budget < own;
+    return Math.max(0, Math.min(own, budget));
+  }
+
+  /** Bytes of the budget this connection may take now: what is free, up to its fair share. */
+  private memoryTakeable(): number {
+    const free = this.host.memory.free;
+    const share = this.host.memoryShare(this);
+    if (share === Infinity) return free;
+    const holding = this.recv.readyBytes + this.recv.pendingBytes + this.windowReserved + this.sndBuf.length;
+    return Math.min(free, share - holding);
+  }
+
+  /**
+   * Keeps our reservation equal to the window advertised and not yet filled. Nothing is reserved
+   * once no more data can come (FIN received, reading shut, closing or closed).
+   */
+  private syncWindowReserved(): void {
+    const st = this.state;
+    const open = !this.finReceived && !this.readShut && st !== "CLOSED" && st !== "CLOSE_WAIT" && st !== "LAST_ACK" && st !== "CLOSING" && st !== "TIME_WAIT";
+    const w = open ? Math.max(0, this.rcvAdv - Math.max(this.rcvNxt, 1) - this.recv.pendingBytes) : 0;
+    if (w !== this.windowReserved) {
+      this.host.memory.reserve(this.windowReserved, w, !open);
+      this.windowReserved = w;
+    }
+  }
+
+  /**
+   * Synchronized and still taking data: a window held back by the budget is worth reopening
+   * (a half-open connection, possibly a SYN flood's, waits for no memory; its ACK brings it here).
+   */
+  private receiving(): boolean {
+    const st = this.state;
+    return (st === "ESTABLISHED" || st === "FIN_WAIT_1" || st === "FIN_WAIT_2") && !this.finReceived && !this.readShut;
   }
 
   /** The window field to advertise; never shrinks the right edge, avoids silly small openings. */
   private windowField(syn: boolean): number {
-    if (syn) return Math.min(this.freeSpace(), 0xffff);
-    let right = this.rcvNxt + this.freeSpace();
-    const threshold = Math.min(this.host.config.receiveBufferSize / 2, this.mss);
-    if (right < this.rcvAdv || right - this.rcvAdv < threshold) right = Math.max(this.rcvAdv, this.rcvNxt);
-    const field = Math.min((right - this.rcvNxt) >> this.rcvWScale, 0xffff);
-    if (field === 0) this.host.counters.zeroWindowsSent++;
-    const adv = this.rcvNxt + field * 2 ** this.rcvWScale;
-    if (adv > this.rcvAdv) this.rcvAdv = adv;
+    let field: number;
+    if (syn) {
+      field = Math.min(this.freeSpace(), 0xffff);
+      // Data starts at position 1 (the SYN is 0), also before the peer's SYN set rcvNxt.
+      const adv = Math.max(this.rcvNxt, 1) + field;
+      if (adv > this.rcvAdv) this.rcvAdv = adv;
+    } else {
+      let right = this.rcvNxt + this.freeSpace();
+      const threshold = Math.min(this.host.config.receiveBufferSize / 2, this.mss);
+      if (right < this.rcvAdv || right - this.rcvAdv < threshold) right = Math.max(this.rcvAdv, this.rcvNxt);
+      field = Math.min((right - this.rcvNxt) >> this.rcvWScale, 0xffff);
+      if (field === 0) this.host.counters.zeroWindowsSent++;
+      const adv = this.rcvNxt + field * 2 ** this.rcvWScale;
+      if (adv > this.rcvAdv) this.rcvAdv = adv;
+    }
+    this.syncWindowReserved();
+    if (this.budgetLimitsWindow && this.receiving()) {
+      if (!this.windowHeldBack) {
+        this.windowHeldBack = true;
+        this.host.counters.memoryLimitedWindows++;
+      }
+      this.waitForMemory();
+    } else this.windowHeldBack = false;
     return field;
   }
 
@@ -1304,6 +1403,7 @@ export class Connection implements TcpFlow, Timed {
     if (from === to) return;
     this.state = to;
     this.host.transition(this, from, to);
+    this.syncWindowReserved();
     // close() is done once our FIN is acknowledged; FIN_WAIT_2 and TIME_WAIT run on their own timers.
     if (to === "FIN_WAIT_2" || to === "TIME_WAIT" || to === "CLOSED") this.settleClosers();
   }
@@ -1314,7 +1414,7 @@ export class Connection implements TcpFlow, Timed {
     this.delAckAt = Infinity;
     this.keepAt = Infinity;
     this.closeAt = now + this.host.config.timeWaitMs;
-    this.sndBuf = new SendBuffer(this.sndBuf.endPos);
+    this.sndBuf.release(this.sndBuf.endPos);
     this.wakeReaders();
   }
 
@@ -1337,9 +1437,10 @@ export class Connection implements TcpFlow, Timed {
     this.finAfterWrites = null;
     this.wakeReaders();
     this.settleClosers();
-    this.sndBuf = new SendBuffer(0);
+    this.sndBuf.release(this.sndBuf.endPos);
     this.sacked.length = 0;
-    this.recv.pending.length = 0;
+    this.recv.detach();
+    this.syncWindowReserved();
   }
 
   private settleClosers(): void {
@@ -1370,8 +1471,16 @@ export class Connection implements TcpFlow, Timed {
 
   /** Window update after the application made room (the fix for mirage-tcpip #340). */
   private afterRead(): void {
+    this.offerWindowUpdate();
+  }
+
+  /**
+   * Sends a window update when the window can open by a worthwhile amount: the application made
+   * room, or the memory budget did. Returns whether one was sent.
+   */
+  private offerWindowUpdate(): boolean {
     const st = this.state;
-    if (st !== "ESTABLISHED" && st !== "FIN_WAIT_1" && st !== "FIN_WAIT_2") return;
+    if (st !== "ESTABLISHED" && st !== "FIN_WAIT_1" && st !== "FIN_WAIT_2") return false;
     const advertised = this.rcvAdv - this.rcvNxt;
     const possible = this.freeSpace();
     const buf = this.host.config.receiveBufferSize;
@@ -1379,7 +1488,34 @@ export class Connection implements TcpFlow, Timed {
       this.host.counters.windowUpdates++;
       this.ackNow = true;
       this.output(this.host.clock.nowMs());
+      return true;
     }
+    return false;
+  }
+
+  /**
+   * The budget has room again (called by the instance, this connection's turn among those
+   * waiting): queued writes and a held-back window take what they can. Returns false when this
+   * connection took nothing and waits on, so the instance can end its pass.
+   */
+  memoryFreed(): boolean {
+    this.waitingForMemory = false;
+    if (this.state === "CLOSED") return true;
+    const free = this.host.memory.free;
+    if (this.writes.length > 0) this.pumpWrites();
+    if (this.windowHeldBack && !this.offerWindowUpdate()) {
+      // Not worth an update yet: wait on while the budget is what holds the window.
+      this.freeSpace();
+      if (this.budgetLimitsWindow && this.receiving()) this.waitForMemory();
+      else this.windowHeldBack = false;
+    }
+    return this.host.memory.free < free || !this.waitingForMemory;
+  }
+
+  private waitForMemory(): void {
+    if (this.waitingForMemory) return;
+    this.waitingForMemory = true;
+    this.host.waitForMemory(this);
   }
 
   read(): Promise<Uint8Array | null> {
@@ -1416,7 +1552,14 @@ export class Connection implements TcpFlow, Timed {
     let moved = false;
     while (this.writes.length > 0) {
       const w = this.writes[0]!;
-      const room = cap - this.sndBuf.length;
+      // What the budget lets us take, but always a floor of our own so no connection starves.
+      // When the budget is what limits us, queue no more than twice what the peer's window
+      // takes: more would only wait, holding memory our own receive window (and through it
+      // the peer's sending) could use.
+      const own = cap - this.sndBuf.length;
+      let budget = this.memoryTakeable();
+      if (budget < own) budget = Math.min(budget, 2 * this.sndWnd - this.sndBuf.length);
+      const room = Math.min(own, Math.max(budget, MEMORY_FLOOR_SEGMENTS * this.mss - this.sndBuf.length));
       if (room <= 0) break;
       const n = Math.min(room, w.data.length - w.offset);
       this.sndBuf.append(w.data, w.offset, n);
@@ -1426,6 +1569,15 @@ export class Connection implements TcpFlow, Timed {
       this.writes.shift();
       w.resolve();
     }
+    if (this.writes.length > 0 && this.sndBuf.length < cap && this.state !== "CLOSED") {
+      // Held by the budget, not by our own buffer. ACKs pump again; the instance wakes us when
+      // memory frees, unless it is the peer's window that holds us (memory would not help).
+      if (!this.writeHeldBack) {
+        this.writeHeldBack = true;
+        this.host.counters.memoryDelayedWrites++;
+      }
+      if (this.memoryTakeable() <= 2 * this.sndWnd - this.sndBuf.length) this.waitForMemory();
+    } else this.writeHeldBack = false;
     if (this.writes.length === 0 && this.finAfterWrites) {
       const ws = this.finAfterWrites;
       this.finAfterWrites = null;
@@ -1452,6 +1604,7 @@ export class Connection implements TcpFlow, Timed {
     if (direction !== "write") {
       this.readShut = true;
       this.recv.discardReady();
+      this.syncWindowReserved();
       this.wakeReaders();
       this.afterRead();
     }

@@ -6,6 +6,7 @@ import { PROTO_TCP, type Ip, type IpErrorReport, type IpOffload, type IpWriteOpt
 import type { Tcp, TcpConnectOptions, TcpFlow, TcpListenOptions } from "../../devices/tcp.ts";
 import { ACK, RST, SYN, FIN, emitTcpHeader, emptyTcpRepr, parseTcpInto, readU32, setTcpChecksum, tcpHeaderLength, type TcpHeaderFields, type TcpRepr } from "../wire/tcp.ts";
 import { resolveConfig, type ResolvedConfig, type TcpConfig } from "./config.ts";
+import { MemoryBudget } from "./buffers.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { IsnGenerator } from "./isn.ts";
 import { countDrop, newCounters, TCP_STATES, type TcpCounters, type TcpState, type TcpStats } from "./stats.ts";
@@ -53,6 +54,14 @@ export class TcpStack implements Tcp, ConnectionHost {
   /** Reused for every segment: IP reads it before write returns. */
   // DF on every segment: path MTU discovery (RFC 1191) instead of fragmentation on the way.
   private readonly writeOptions: IpWriteOptions = { src: "", fragment: false };
+  /** Buffers and windows of all connections against TcpConfig.memoryLimit. */
+  readonly memory: MemoryBudget;
+  /**
+   * Connections held back by the budget (a window kept small, a write waiting), oldest first. A
+   * Set: O(1) to join, to leave when closed, and to move to the back after a turn.
+   */
+  private readonly memoryWaiters = new Set<Connection>();
+  private memoryWakeQueued = false;
 
   constructor(
     readonly ip: Ip,
@@ -60,6 +69,7 @@ export class TcpStack implements Tcp, ConnectionHost {
     deps: TcpDeps,
   ) {
     this.config = resolveConfig(config);
+    this.memory = new MemoryBudget(this.config.memoryLimit, this.memoryFreed);
     this.clock = deps.clock;
     this.random = deps.random;
     this.log = deps.log;
@@ -114,7 +124,19 @@ export class TcpStack implements Tcp, ConnectionHost {
       (connections as Record<string, number>)[s] = n;
       total += n;
     }
-    return { ...this.counters, drops: { ...this.counters.drops }, connections, connectionCount: total, listeners: this.listeners.size, timerEntries: this.timers.size };
+    const m = this.memory;
+    return {
+      ...this.counters,
+      drops: { ...this.counters.drops },
+      connections,
+      connectionCount: total,
+      listeners: this.listeners.size,
+      timerEntries: this.timers.size,
+      memoryUsed: m.used,
+      memoryReserved: m.reserved,
+      memoryPeak: m.peak,
+      memoryLimit: m.limit,
+    };
   }
 
   /** Stops all timers and drops every connection (with a RST), e.g. at shutdown. */
@@ -340,7 +362,41 @@ export class TcpStack implements Tcp, ConnectionHost {
     conn.listenerPort = -1;
   }
 
+  memoryShare(conn: Connection): number {
+    const w = this.memoryWaiters;
+    if (w.size === 0 || (w.size === 1 && w.has(conn))) return Infinity;
+    return this.memory.limit / Math.max(1, this.conns.size);
+  }
+
+  waitForMemory(conn: Connection): void {
+    this.memoryWaiters.add(conn);
+  }
+
+  /** Bytes went back to the budget: once the current work is done, let waiters take them. */
+  private readonly memoryFreed = (): void => {
+    if (this.memoryWaiters.size === 0 || this.memoryWakeQueued) return;
+    this.memoryWakeQueued = true;
+    queueMicrotask(this.wakeMemoryWaiters);
+  };
+
+  /**
+   * Gives each waiter in turn the chance to take what is free. The pass ends at the first one
+   * that cannot use it (it goes to the back, so the next pass starts with another), so a pass
+   * costs the connections it helped plus one, not a scan of every waiter.
+   */
+  private readonly wakeMemoryWaiters = (): void => {
+    this.memoryWakeQueued = false;
+    const w = this.memoryWaiters;
+    let turns = w.size;
+    for (const conn of w) {
+      if (turns-- === 0 || this.memory.free <= 0) return;
+      w.delete(conn);
+      if (!conn.memoryFreed()) return;
+    }
+  };
+
   closed(conn: Connection, from: TcpState): void {
+    this.memoryWaiters.delete(conn);
     if (from === "SYN_RECEIVED") this.releaseHalfOpen(conn);
     this.byState.set(from, (this.byState.get(from) ?? 1) - 1);
     if (this.conns.get(conn.key) === conn) this.conns.delete(conn.key);

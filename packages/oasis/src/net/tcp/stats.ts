@@ -56,6 +56,10 @@ export interface TcpCounters {
   /** ICMP errors matched to a connection and in its window (RFC 5927), and MSS reductions from them. */
   icmpErrors: number;
   pathMtuReductions: number;
+  /** Times a connection's receive window was held back by the memory budget (once per episode). */
+  memoryLimitedWindows: number;
+  /** Times a write waited for the memory budget rather than its own send buffer (once per episode). */
+  memoryDelayedWrites: number;
   drops: Record<string, number>;
 }
 
@@ -67,6 +71,13 @@ export interface TcpStats extends TcpCounters {
   listeners: number;
   /** Entries in the timer heap (live or stale); bounded by connections. */
   timerEntries: number;
+  /** Bytes held in all send and receive buffers now (TcpConfig.memoryLimit). */
+  memoryUsed: number;
+  /** Receive windows advertised and not yet filled: counted against the limit with memoryUsed. */
+  memoryReserved: number;
+  /** Highest memoryUsed so far. */
+  memoryPeak: number;
+  memoryLimit: number;
 }
 
 export function newCounters(): TcpCounters {
@@ -92,6 +103,8 @@ export function newCounters(): TcpCounters {
     timeouts: 0,
     icmpErrors: 0,
     pathMtuReductions: 0,
+    memoryLimitedWindows: 0,
+    memoryDelayedWrites: 0,
     drops: {},
   };
 }
