@@ -10,7 +10,11 @@ export interface TcpConfig {
   congestionControl?: CongestionAlgorithm;
   /** Bytes the application may queue before write() waits. */
   sendBufferSize?: number;
-  /** Bytes received and not yet read before the window closes. */
+  /**
+   * Bytes received and not yet read before the window closes. The window starts at 64 KiB and
+   * grows to twice what has arrived, up to this (an advertised window reserves memory, see
+   * `memoryLimit`).
+   */
   receiveBufferSize?: number;
   /**
    * Bytes all connections of this instance may hold together: data in send buffers, data in
@@ -21,10 +25,11 @@ export interface TcpConfig {
    * (an advertised right edge is never taken back; a connection whose window was held back is
    * sent a window update once memory frees); out-of-order segments are dropped rather than
    * queued when holding them would pass the limit (drop reason `memory-out-of-order`); a
-   * write() waits until memory frees instead of buffering. Each connection may always hold two
-   * segments (2·MSS) in each direction whatever the budget, so a connection alone with the
-   * whole budget cannot deadlock and new connections are still accepted (with small windows):
-   * memory in use stays below `memoryLimit` + connections · 4·MSS.
+   * write() waits until memory frees instead of buffering (and queues at most twice the peer's
+   * window meanwhile); while connections wait, none grows past an equal share of the limit.
+   * Each connection may always hold two segments (2·MSS) in each direction whatever the budget,
+   * so a connection alone with the whole budget cannot deadlock and new connections are still
+   * accepted (with small windows): memory in use stays below `memoryLimit` + connections · 4·MSS.
    */
   memoryLimit?: number;
   /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL unless `timeWaitMs` says otherwise. */

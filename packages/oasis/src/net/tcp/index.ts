@@ -44,6 +44,13 @@ export const tcpDevice = defineDevice<Record<string, never>, { ip: Ip }, TcpStac
       doc: "TCP maximum segment lifetime in milliseconds; TIME_WAIT lasts twice this.",
       section: "network",
     });
-    return async ({ ip }) => createTcp(ip, { congestionControl: congestion() as CongestionAlgorithm, mslMs: msl() });
+    const memory = runtimeArg.int({
+      name: argName(ctx, "tcp-memory-mib"),
+      min: 1,
+      default: 64,
+      doc: "MiB all TCP connections may hold together in buffers and advertised windows.",
+      section: "network",
+    });
+    return async ({ ip }) => createTcp(ip, { congestionControl: congestion() as CongestionAlgorithm, mslMs: msl(), memoryLimit: memory() * 1024 * 1024 });
   },
 });

@@ -2,7 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { TcpFlow } from "../../devices/tcp.ts";
+import { parseArgs } from "../../runtime/args.ts";
 import { resolveConfig } from "./config.ts";
+import { tcpDevice } from "./index.ts";
 import type { TcpStack } from "./stack.ts";
 import { TestNet, pattern, readAll } from "./test-support.ts";
 
@@ -33,6 +35,14 @@ test("memoryLimit is validated and defaults to 64 MiB", () => {
   const s = net.tcp("192.0.2.1", { memoryLimit: 12345 }).stats();
   assert.equal(s.memoryLimit, 12345);
   assert.equal(s.memoryUsed, 0);
+});
+
+test("tcpDevice takes the budget from --tcp-memory-mib", async () => {
+  const connect = tcpDevice.declare({}, { name: "tcp", group: "" });
+  parseArgs(["--tcp-memory-mib=8"]);
+  const tcp = await connect({ ip: new TestNet().ip("192.0.2.1") });
+  assert.equal(tcp.stats().memoryLimit, 8 * 1024 * 1024);
+  tcp.disconnect();
 });
 
 test("200 connections with stalled readers stay within the budget, then all complete byte-exact", async () => {
