@@ -20,6 +20,7 @@ export const partitionTable = typ("partitionTable", "The partitions of a block d
 export const kvRo = typ("kvRo", "A read-only key-value store (KvRo).");
 export const kvRw = typ("kvRw", "A read-write key-value store (KvRw).");
 export const dnsClient = typ("dnsClient", "A DNS stub resolver (DnsClient from oasis/dns).");
+export const monitor = typ("monitor", "Metrics pushed to a collector, and a control port (Monitoring from oasis/metrics).");
 
 const UNIX = ["unix"] as const;
 
@@ -167,6 +168,27 @@ export function genericDnsClient(stack: Impl<"stackv4v6">, options: { nameserver
     module: "oasis/dns",
     export: "dnsClientDevice",
     options: { nameservers: options.nameservers ? [...options.nameservers] : null },
+    deps: { stack },
+    group: options.group ?? "",
+  });
+}
+
+/**
+ * Mirage's `monitoring ?group stack`: every --monitor-interval seconds (default 10) the enabled
+ * metric sources (memory, tcp, net…) go as Influx line protocol to --monitor=[tcp:|udp:]IP[:PORT]
+ * (Telegraf's socket_listener over TCP, port 8094 by default; or UDP datagrams), tagged
+ * vm=--monitor-hostname; --monitor-control-port (default 2323, 0: off) takes L/l/M/m commands.
+ * Pass it to main like any device: `main("./unikernel.ts", { stack: stackv4v6, monitoring: monitor })`.
+ * The control port should not be reachable from the public network: give monitoring a stack of
+ * its own (with a group) where that matters.
+ */
+export function monitoring(stack: Impl<"stackv4v6">, options: { group?: string } = {}): Impl<"monitor"> {
+  return impl({
+    typ: monitor,
+    name: "monitoring",
+    description: "metrics and control port",
+    module: "oasis/metrics",
+    export: "monitoringDevice",
     deps: { stack },
     group: options.group ?? "",
   });

@@ -18,6 +18,7 @@ import { Ipv4Layer } from "./ipv4/ipv4.ts";
 import { UdpLayer } from "./udp/udp.ts";
 import { Ipv4v6Layer } from "./stack/ipv4v6.ts";
 import { DirectStack, noTcp } from "./stack/direct.ts";
+import { fieldName, metricsSource } from "../metrics/registry.ts";
 
 export { EthernetLayer } from "./ethernet/ethernet.ts";
 export { ArpLayer, type ArpOptions } from "./arp/arp.ts";
@@ -103,10 +104,25 @@ export const udpDevice = defineDevice({
   },
 });
 
+// Tags of the "tcp" metrics source: the stack's group, numbered when ungrouped stacks share it.
+const stackTagsSeen = new Map<string, number>();
+
 export const directStackDevice = defineDevice({
-  declare() {
+  declare(_options: Record<string, never>, ctx) {
     return async ({ net, ethernet, arp, ip, udp, tcp }: { net: Net; ethernet: Ethernet; arp: Arp; ip: Ip; udp: Udp; tcp?: Tcp }): Promise<Stack> => {
       const stack = new DirectStack(net, ethernet, arp, ip, udp, tcp ?? noTcp);
+      const tcpMetrics = tcpMetricsCollector(tcp);
+      if (tcpMetrics) {
+        const base = ctx.group || "default";
+        const n = (stackTagsSeen.get(base) ?? 0) + 1;
+        stackTagsSeen.set(base, n);
+        const metrics = metricsSource("tcp", {
+          doc: "TCP counters: segments, bytes, retransmissions, connections by state, drops by reason, buffer memory",
+          tags: { stack: n === 1 ? base : `${base}-${n}` },
+          collect: tcpMetrics,
+        });
+        atExit(() => metrics.remove());
+      }
       // No disconnect here: the DHCP release (registered earlier, run later) must still find the
       // link up, and the network device closes itself last. Only a report of what was dropped.
       atExit(() => {
@@ -134,4 +150,26 @@ function tcpCounters(tcp: Tcp | undefined): Record<string, Record<string, number
   if (s?.retransmits) out.retransmits = s.retransmits;
   for (const [reason, n] of Object.entries(s?.drops ?? {})) if (n > 0) out[`drop-${reason}`] = n;
   return Object.keys(out).length ? { tcp: out } : {};
+}
+
+/**
+ * The "tcp" metrics of a Tcp with a `stats()` like oasis/tcp's: every numeric counter, live
+ * connections as conn_<state>, drops as drop_<reason>. Null for any other Tcp.
+ */
+function tcpMetricsCollector(tcp: Tcp | undefined): (() => Record<string, number>) | null {
+  const stats = (tcp as { stats?: unknown } | undefined)?.stats;
+  if (typeof stats !== "function") return null;
+  return () => {
+    const s = stats.call(tcp) as Record<string, unknown>;
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(s)) {
+      if (typeof v === "number") out[fieldName(k)] = v;
+      else if (k === "connections" && v && typeof v === "object") {
+        for (const [state, n] of Object.entries(v)) if (typeof n === "number") out[`conn_${fieldName(state)}`] = n;
+      } else if (k === "drops" && v && typeof v === "object") {
+        for (const [reason, n] of Object.entries(v)) if (typeof n === "number") out[`drop_${fieldName(reason)}`] = n;
+      }
+    }
+    return out;
+  };
 }

@@ -4,6 +4,7 @@ import type { Net } from "../../devices/net.ts";
 import { runtimeArg } from "../../runtime/args.ts";
 import { argName, defineDevice } from "../../runtime/device.ts";
 import { atExit } from "../../runtime/hooks.ts";
+import { fieldName, metricsSource } from "../../metrics/registry.ts";
 import { macToString } from "./mac.ts";
 import { pcapFileSink, withPcap } from "./pcap.ts";
 import { openTap } from "./tap.ts";
@@ -61,6 +62,13 @@ export const tapDevice = defineDevice({
       // Decided once at boot: without -l net.trace:debug the frames pay nothing for tracing.
       if (tracingEnabled()) net = withTracer(net, tap.name);
       atExit(() => net.disconnect());
+      // Read only when metrics are collected; removed (newest hook first) before the TAP closes.
+      const metrics = metricsSource("net", {
+        doc: "TAP interface counters: frames and bytes each way, drops, transmit queue",
+        tags: { interface: tap.name },
+        collect: () => Object.fromEntries(Object.entries(tap.stats()).map(([k, v]) => [fieldName(k), v])),
+      });
+      atExit(() => metrics.remove());
       return net;
     };
   },
