@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -267,6 +267,22 @@ test("Oasis's own stack in a namespace → InfluxDB: memory, tcp and net measure
       assert.match(bad.stdout, /^error: 'tcp:sometimes': expected enable or disable/);
       await u.stop();
       await influxd.stop();
+
+      // TCP push from the direct stack: socat in Telegraf's place keeps what one connection brings.
+      const file = join(ns.tmpDir, "pushed.txt");
+      const listener = ns.spawn("socat", ["-u", "TCP-LISTEN:8094,bind=192.0.2.1,reuseaddr", `CREATE:${file}`]);
+      await new Promise((r) => setTimeout(r, 300));
+      const v = ns.run(bin, ["--ipv4=192.0.2.2/24", "--monitor=192.0.2.1", "--monitor-interval=0.2", "--monitor-hostname=direct-tcp"]);
+      await v.waitFor(/pushing metrics to tcp:192\.0\.2\.1:8094/, 30_000);
+      const pushed = await until("three pushes over TCP", async () => {
+        const lines = completeLines(existsSync(file) ? readFileSync(file, "utf8") : "");
+        return lines.filter((l) => l.measurement === "tcp").length >= 3 ? lines : undefined;
+      });
+      for (const l of pushed) checkPoint(l, "direct-tcp");
+      // The connection's own segments show in the counters it carries.
+      assert.ok(pushed.filter((l) => l.measurement === "tcp").some((l) => (l.fields.active_opens?.value as bigint) >= 1n));
+      await v.stop();
+      await listener.stop();
     },
     { kernelAddress: "192.0.2.1/24", timeoutMs: 90_000 },
   );
