@@ -8,7 +8,7 @@ import { parseArgs, resetArgsForTests, usage } from "../runtime/args.ts";
 import { SocketStack } from "../net/socket/index.ts";
 import { parseLines } from "./line-protocol.fixture.ts";
 import { monitoringDevice, parseMonitorTarget, type Monitoring } from "./monitoring.ts";
-import { resetMetricsRules } from "./registry.ts";
+import { metricsSource, resetMetricsRules } from "./registry.ts";
 
 beforeEach(() => resetArgsForTests());
 afterEach(() => resetMetricsRules());
@@ -61,6 +61,31 @@ test("pushes line protocol over one TCP connection, and connects again after the
     while (received[1]!.join("").length === 0) await new Promise((r) => setTimeout(r, 20));
     assert.equal(sockets.length, 2);
   } finally {
+    await monitor.stop();
+    await stack.disconnect();
+    for (const s of sockets) s.destroy();
+    server.close();
+  }
+});
+
+test("a collector that stops reading is given up after a stalled write, and a new connection made", async () => {
+  // Enough per push to fill the socket buffers within seconds once the collector stops reading.
+  const big = metricsSource("unit-bulk", { doc: "", collect: () => Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`field_with_a_long_name_${i}`, i])) });
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    if (sockets.length === 1) s.pause(); // the first connection is never read
+    else s.resume();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { monitor, stack } = await boot([`--monitor=127.0.0.1:${(server.address() as net.AddressInfo).port}`, "--monitor-interval=0.05", "--monitor-control-port=0"]);
+  try {
+    const deadline = Date.now() + 30_000;
+    while (sockets.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sockets.length, 2, "a second connection after the stall");
+  } finally {
+    big.remove();
     await monitor.stop();
     await stack.disconnect();
     for (const s of sockets) s.destroy();

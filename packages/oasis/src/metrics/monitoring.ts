@@ -26,6 +26,7 @@ export const DEFAULT_CONTROL_PORT = 2323;
 const DATAGRAM_BUDGET = 1400;
 const CONTROL_LINE_MAX = 4096;
 const CONTROL_TIMEOUT_MS = 10_000;
+const STALL_FLOOR_MS = 2000;
 
 export interface MonitorTarget {
   protocol: "tcp" | "udp";
@@ -147,7 +148,8 @@ class Monitor implements Monitoring {
       } else {
         const flow = this.flow ?? (await this.connect(target));
         try {
-          await flow.write(new TextEncoder().encode(lines.join("")));
+          // A collector that stops reading would hold the write (and every later tick) forever.
+          await within(flow.write(new TextEncoder().encode(lines.join(""))), this.stallMs(), "the write");
         } catch (e) {
           this.drop(flow);
           throw e;
@@ -165,7 +167,7 @@ class Monitor implements Monitoring {
   }
 
   private async connect(target: MonitorTarget): Promise<TcpFlow> {
-    const flow = await this.stack.tcp.connect(target.address, target.port);
+    const flow = await within(this.stack.tcp.connect(target.address, target.port), this.stallMs(), "connecting", (late) => void late.close().catch(() => undefined));
     if (this.stopped) {
       await flow.close().catch(() => undefined);
       throw new Error("monitoring stopped");
@@ -185,6 +187,11 @@ class Monitor implements Monitoring {
       }
     })();
     return flow;
+  }
+
+  /** How long a connect or a write may take before the connection is given up. */
+  private stallMs(): number {
+    return Math.max(this.config.intervalMs, STALL_FLOOR_MS);
   }
 
   private drop(flow: TcpFlow): void {
@@ -218,6 +225,24 @@ class Monitor implements Monitoring {
     const flow = this.flow;
     this.flow = null;
     if (flow) await flow.close().catch(() => undefined);
+  }
+}
+
+/** `p`, or a rejection after `ms`; `late` receives what `p` still yields after that (to release it). */
+async function within<T>(p: Promise<T>, ms: number, what: string, late?: (value: T) => void): Promise<T> {
+  let timedOut = false;
+  let cancel = () => undefined as void;
+  const timeout = new Promise<never>((_, reject) => {
+    cancel = setTimer(ms, () => {
+      timedOut = true;
+      reject(new Error(`${what} took more than ${ms / 1000} s`));
+    });
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    cancel();
+    if (timedOut) p.then((v) => late?.(v), () => undefined);
   }
 }
 
