@@ -88,6 +88,8 @@ interface Config {
   intervalMs: number;
   hostname: string;
   controlPort: number;
+  /** The flag that set it, for messages: "monitor-control-port" or "mgmt-monitor-control-port". */
+  controlFlag: string;
 }
 
 class Monitor implements Monitoring {
@@ -113,7 +115,7 @@ class Monitor implements Monitoring {
   start(): void {
     if (this.controlPort !== null) {
       this.stack.tcp.listen(this.controlPort, (flow) => this.control(flow));
-      log.info(`control port ${this.controlPort} (commands L, l, M, m)`);
+      log.info(`control port ${this.controlPort} (--${this.config.controlFlag}; commands L, l, M, m)`);
     }
     if (this.target === null) {
       log.warn("no --monitor given: metrics are not pushed anywhere (pass --monitor=[tcp:|udp:]IP[:PORT])");
@@ -318,7 +320,7 @@ export const monitoringDevice = defineDevice<Record<string, never>, { stack: Sta
     });
     return async ({ stack }) => {
       const name = hostname() || buildInfo().name;
-      const monitor = new Monitor(stack, { target: target() ?? null, intervalMs: interval() * 1000, hostname: name, controlPort: controlPort() });
+      const monitor = new Monitor(stack, { target: target() ?? null, intervalMs: interval() * 1000, hostname: name, controlPort: controlPort(), controlFlag: argName(ctx, "monitor-control-port") });
       monitor.start();
       atExit(() => monitor.stop());
       return monitor;
