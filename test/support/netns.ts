@@ -262,6 +262,46 @@ function startProcess(nsName: string, cmd: string, args: readonly string[], opti
 }
 
 /** Runs `fn` with a fresh namespace and TAP; cleans everything up however fn ends. */
+/** A second namespace behind a test's namespace: see addRoutedPeer. */
+export interface RoutedPeer {
+  /** Its name, for `ip netns exec NAME …` (through ns.spawn, so the process is stopped with ns). */
+  readonly name: string;
+  readonly ipv4: string;
+  readonly ipv6: string;
+  /** Deletes the namespace (also done by the stale-namespace sweep if the process dies). */
+  remove(): void;
+}
+
+/**
+ * Puts a host behind `ns`, which becomes a router (forwarding on, both families): a veth pair
+ * pm0 (in ns: 198.51.100.1/24, 2001:db8:1::1/64, MTU `routerMtu`) ↔ pm1 (in the peer:
+ * 198.51.100.2/24, 2001:db8:1::2/64, MTU 1500, default routes via ns). With a small router MTU
+ * the peer's MSS says nothing of the bottleneck, so only path MTU discovery finds it. The name
+ * extends ns's with a hex digit, so removeStale also sweeps it. Call remove() when done.
+ */
+export async function addRoutedPeer(ns: Netns, options: { routerMtu: number }): Promise<RoutedPeer> {
+  const name = `${ns.name}f`;
+  ip(["netns", "add", name]);
+  const peer: RoutedPeer = { name, ipv4: "198.51.100.2", ipv6: "2001:db8:1::2", remove: () => void spawnSync("ip", ["netns", "del", name]) };
+  try {
+    ip(["-n", ns.name, "link", "add", "pm0", "mtu", String(options.routerMtu), "type", "veth", "peer", "name", "pm1", "netns", name]);
+    ip(["-n", ns.name, "addr", "add", "198.51.100.1/24", "dev", "pm0"]);
+    ip(["-n", ns.name, "addr", "add", "2001:db8:1::1/64", "dev", "pm0", "nodad"]);
+    ip(["-n", ns.name, "link", "set", "pm0", "up"]);
+    ip(["-n", name, "link", "set", "lo", "up"]);
+    ip(["-n", name, "addr", "add", "198.51.100.2/24", "dev", "pm1"]);
+    ip(["-n", name, "addr", "add", "2001:db8:1::2/64", "dev", "pm1", "nodad"]);
+    ip(["-n", name, "link", "set", "pm1", "up"]);
+    ip(["-n", name, "route", "add", "default", "via", "198.51.100.1"]);
+    ip(["-n", name, "-6", "route", "add", "default", "via", "2001:db8:1::1"]);
+    await ns.exec("sysctl", ["-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
+  } catch (e) {
+    peer.remove();
+    throw e;
+  }
+  return peer;
+}
+
 export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: NetnsOptions = {}): Promise<T> {
   const unavailable = netnsUnavailable();
   if (unavailable) throw new Error(`withNetns: ${unavailable}`);

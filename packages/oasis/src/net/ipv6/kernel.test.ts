@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
+import { addRoutedPeer, netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
 import { EthernetLayer } from "../ethernet/ethernet.ts";
 import { UdpLayer } from "../udp/udp.ts";
 import { formatMac } from "../wire/address.ts";
@@ -210,32 +210,16 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
   it("path MTU discovery through a kernel router with a 1280-byte link: its Packet Too Big shrinks TCP's MSS and 2 MB arrive intact", () =>
     withV6(
       async (ns, s) => {
-        // A second namespace behind the first, which routes 2001:db8::/64 → 2001:db8:1::/64. The
-        // router's end of the veth takes 1280 bytes, the far end 1500, so the far host's MSS
-        // says nothing of the bottleneck. The name extends the first with a hex digit, so the
-        // harness's stale-namespace sweep also removes it if this process dies.
-        const far = `${ns.name}f`;
-        const run = (args: string[]) => {
-          const r = spawnSync("ip", args, { encoding: "utf8" });
-          if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-        };
-        run(["netns", "add", far]);
+        // A host behind the kernel, which routes to it over a 1280-byte link (addRoutedPeer).
+        const far = await addRoutedPeer(ns, { routerMtu: 1280 });
         try {
-          run(["-n", ns.name, "link", "add", "pm0", "mtu", "1280", "type", "veth", "peer", "name", "pm1", "netns", far]);
-          run(["-n", ns.name, "addr", "add", "2001:db8:1::1/64", "dev", "pm0", "nodad"]);
-          run(["-n", ns.name, "link", "set", "pm0", "up"]);
-          run(["-n", far, "link", "set", "lo", "up"]);
-          run(["-n", far, "addr", "add", "2001:db8:1::2/64", "dev", "pm1", "nodad"]);
-          run(["-n", far, "link", "set", "pm1", "up"]);
-          run(["-n", far, "-6", "route", "add", "default", "via", "2001:db8:1::1"]);
-          await ns.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
-          const sink = ns.spawn("ip", ["netns", "exec", far, "sh", "-c", "socat -u TCP6-LISTEN:9001,reuseaddr - | sha256sum"]);
+          const sink = ns.spawn("ip", ["netns", "exec", far.name, "sh", "-c", "socat -u TCP6-LISTEN:9001,reuseaddr - | sha256sum"]);
           const tcp = createTcp(s.ipv6);
           const data = new Uint8Array(2_000_000).map((_, i) => (i * 7 + (i >> 11)) % 256);
           let flow: TcpFlow | undefined;
           for (let i = 0; flow === undefined; i++) {
             try {
-              flow = await tcp.connect("2001:db8:1::2", 9001);
+              flow = await tcp.connect(far.ipv6, 9001);
             } catch (e) {
               if (i >= 50) throw e;
               await new Promise((resolve) => setTimeout(resolve, 100));
@@ -247,10 +231,10 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
           const t = tcp.stats();
           assert.ok(t.pathMtuReductions >= 1 && t.icmpErrors >= 1, JSON.stringify(t));
           assert.ok((s.ipv6.counters.get("packet-too-big") ?? 0) >= 1, "the IPv6 layer heard the Packet Too Big");
-          assert.equal(s.ipv6.mtu("2001:db8:1::2"), 1280 - 40, "and keeps the path MTU for new connections");
+          assert.equal(s.ipv6.mtu(far.ipv6), 1280 - 40, "and keeps the path MTU for new connections");
           await sink.stop();
         } finally {
-          spawnSync("ip", ["netns", "del", far]);
+          far.remove();
         }
       },
       { cidr: "2001:db8::2/64", gateway: "2001:db8::1" },

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
-import { netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
+import { addRoutedPeer, netnsUnavailable, withNetns, type Netns } from "../../../../../test/support/netns.ts";
 import type { TcpFlow } from "../../devices/tcp.ts";
 import { withFaults, withPcap } from "oasis/net/phy";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -116,27 +116,10 @@ for (const offload of [false, true]) {
   test(`path MTU discovery through a kernel router with a 1280-byte link: its "fragmentation needed" shrinks our MSS and 2 MB arrive intact${offload ? " (TAP offloads)" : ""}`, { skip, timeout: 90_000 }, () =>
     withNetns(
       async (ns) => {
-        // A second namespace behind the first, which routes: TAP 192.0.2.0/24 → veth → 198.51.100.0/24.
-        // The router's end of the veth takes 1280 bytes, the far end 1500: the far host
-        // advertises an MSS of 1460, so only path MTU discovery can find the bottleneck. Its
-        // name extends the first with a hex digit, so the harness's stale-namespace sweep also
-        // removes it if this process dies.
-        const far = `${ns.name}f`;
-        const run = (args: string[]) => {
-          const r = spawnSync("ip", args, { encoding: "utf8" });
-          if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-        };
-        run(["netns", "add", far]);
+        // A host behind the kernel, which routes to it over a 1280-byte link (addRoutedPeer).
+        const far = await addRoutedPeer(ns, { routerMtu: 1280 });
         try {
-          run(["-n", ns.name, "link", "add", "pm0", "mtu", "1280", "type", "veth", "peer", "name", "pm1", "netns", far]);
-          run(["-n", ns.name, "addr", "add", "198.51.100.1/24", "dev", "pm0"]);
-          run(["-n", ns.name, "link", "set", "pm0", "up"]);
-          run(["-n", far, "link", "set", "lo", "up"]);
-          run(["-n", far, "addr", "add", "198.51.100.2/24", "dev", "pm1"]);
-          run(["-n", far, "link", "set", "pm1", "up"]);
-          run(["-n", far, "route", "add", "default", "via", "198.51.100.1"]);
-          await ns.exec("sysctl", ["-q", "-w", "net.ipv4.ip_forward=1"]);
-          const sink = ns.spawn("ip", ["netns", "exec", far, "sh", "-c", "socat -u TCP-LISTEN:9001,reuseaddr - | sha256sum"]);
+          const sink = ns.spawn("ip", ["netns", "exec", far.name, "sh", "-c", "socat -u TCP-LISTEN:9001,reuseaddr - | sha256sum"]);
           const tap = ns.openTap({ offload });
           let tcp: TcpStack | null = null;
           ipv4Stack(tap, { cidr: `${OURS}/24`, gateway: KERNEL, tcp: (ip) => (tcp = createTcp(ip)) });
@@ -144,7 +127,7 @@ for (const offload of [false, true]) {
           let flow: TcpFlow | undefined;
           for (let i = 0; flow === undefined; i++) {
             try {
-              flow = await tcp!.connect("198.51.100.2", 9001);
+              flow = await tcp!.connect(far.ipv4, 9001);
             } catch (e) {
               if (i >= 50) throw e;
               await new Promise((r) => setTimeout(r, 100));
@@ -160,7 +143,7 @@ for (const offload of [false, true]) {
           await sink.stop();
           await tap.disconnect();
         } finally {
-          spawnSync("ip", ["netns", "del", far]);
+          far.remove();
         }
       },
       { kernelAddress: `${KERNEL}/24`, timeoutMs: 80_000 },
