@@ -50,6 +50,16 @@ export class MemoryBudget {
 /** For buffers used on their own (tests): accounts, limits nothing. */
 const UNBOUNDED = (): MemoryBudget => new MemoryBudget(Infinity);
 
+/**
+ * Send blocks whose bytes were all acknowledged, for the next append of any connection: a bulk
+ * sender otherwise allocates (and zero-fills) a block for every 64 KiB it sends and leaves the
+ * garbage collector the rest. Nothing outside a SendBuffer keeps a view of its blocks past the
+ * call that sends them (IP copies the payload into the frame), so a released block is free.
+ */
+const spareBlocks: Uint8Array[] = [];
+/** At most this many spare blocks are kept (4 MiB), whatever the number of connections. */
+const SPARE_BLOCKS_MAX = 64;
+
 /** Bytes written by the application and not yet acknowledged by the peer. */
 export class SendBuffer {
   private chunks: Uint8Array[] = [];
@@ -82,7 +92,7 @@ export class SendBuffer {
     let left = n;
     while (left > 0) {
       if (this.tail === null || this.tailFill === this.tail.length) {
-        this.tail = new Uint8Array(Math.max(BLOCK, Math.min(left, 1 << 20)));
+        this.tail = spareBlocks.pop() ?? new Uint8Array(BLOCK);
         this.tailFill = 0;
         this.chunks.push(this.tail.subarray(0, 0));
       }
@@ -129,13 +139,23 @@ export class SendBuffer {
       if (c.length <= n) {
         n -= c.length;
         this.chunks.shift();
-        if (this.chunks.length === 0) this.tail = null;
+        // A chunk is one block from its start: once it is gone whole, and nothing more will be
+        // appended to it (it is full, or it was the tail), the block can serve again.
+        const full = c.byteOffset + c.length === c.buffer.byteLength;
+        if (this.chunks.length === 0) {
+          if (this.tail !== null) recycle(this.tail);
+          this.tail = null;
+        } else if (full) recycle(new Uint8Array(c.buffer));
       } else {
         this.chunks[0] = c.subarray(n);
         n = 0;
       }
     }
   }
+}
+
+function recycle(block: Uint8Array): void {
+  if (block.length === BLOCK && spareBlocks.length < SPARE_BLOCKS_MAX) spareBlocks.push(block);
 }
 
 interface Pending {
