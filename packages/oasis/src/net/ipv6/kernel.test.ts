@@ -214,20 +214,33 @@ describe("IPv6 against the Linux kernel", { skip }, () => {
         const far = await addRoutedPeer(ns, { routerMtu: 1280 });
         try {
           const sink = ns.spawn("ip", ["netns", "exec", far.name, "sh", "-c", "socat -u TCP6-LISTEN:9001,reuseaddr - | sha256sum"]);
-          const tcp = createTcp(s.ipv6);
+          const other = ns.spawn("ip", ["netns", "exec", far.name, "sh", "-c", "socat -u TCP6-LISTEN:9002,reuseaddr - | sha256sum"]);
+          // MTU-sized segments of our own (no TSO), so the IPv6 layer sees each one's size.
+          const tcp = createTcp(s.ipv6, { offload: false });
           const data = new Uint8Array(2_000_000).map((_, i) => (i * 7 + (i >> 11)) % 256);
-          let flow: TcpFlow | undefined;
-          for (let i = 0; flow === undefined; i++) {
-            try {
-              flow = await tcp.connect(far.ipv6, 9001);
-            } catch (e) {
-              if (i >= 50) throw e;
-              await new Promise((resolve) => setTimeout(resolve, 100));
+          const connect = async (port: number): Promise<TcpFlow> => {
+            for (let i = 0; ; i++) {
+              try {
+                return await tcp.connect(far.ipv6, port);
+              } catch (e) {
+                if (i >= 50) throw e;
+                await new Promise((resolve) => setTimeout(resolve, 100));
+              }
             }
-          }
+          };
+          // Opened before anything taught us the path MTU, so its MSS is the link's.
+          const idle = await connect(9002);
+          const flow = await connect(9001);
           await flow.write(data);
           await flow.close();
           await sink.waitFor(new RegExp(createHash("sha256").update(data).digest("hex")), 30_000);
+          // The other connection's full-sized segments now exceed the path MTU the IPv6 layer
+          // learnt: they must still arrive (fragmented at the source), not be refused forever.
+          const more = data.subarray(0, 300_000);
+          await idle.write(more);
+          await idle.close();
+          await other.waitFor(new RegExp(createHash("sha256").update(more).digest("hex")), 30_000);
+          await other.stop();
           const t = tcp.stats();
           assert.ok(t.pathMtuReductions >= 1 && t.icmpErrors >= 1, JSON.stringify(t));
           assert.ok((s.ipv6.counters.get("packet-too-big") ?? 0) >= 1, "the IPv6 layer heard the Packet Too Big");

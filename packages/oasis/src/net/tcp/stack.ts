@@ -52,7 +52,6 @@ export class TcpStack implements Tcp, ConnectionHost {
   /** The device's offloads when the configuration lets TCP use them. */
   readonly offload: IpOffload | undefined;
   /** Reused for every segment: IP reads it before write returns. */
-  // DF on every segment: path MTU discovery (RFC 1191) instead of fragmentation on the way.
   private readonly writeOptions: IpWriteOptions = { src: "", fragment: false };
   /** Buffers and windows of all connections against TcpConfig.memoryLimit. */
   readonly memory: MemoryBudget;
@@ -285,6 +284,10 @@ export class TcpStack implements Tcp, ConnectionHost {
     try {
       const o = this.writeOptions;
       o.src = conn.local.address;
+      // IPv4: DF on every segment, for path MTU discovery (RFC 1191) instead of fragmentation on
+      // the way. IPv6 routers never fragment; there a segment sized before another connection
+      // learnt a smaller path MTU to the same host is fragmented at the source rather than lost.
+      o.fragment = conn.remote.address.indexOf(":") >= 0;
       if (this.offload !== undefined) {
         o.partialChecksumAt = 16;
         o.segmentSize = segmentSize;
