@@ -323,6 +323,9 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T>, options: Netns
       }
     }
     spawnSync("ip", ["netns", "del", name]);
+    // Namespaces made beside this one (addRoutedPeer) extend its name: they go with it, also
+    // when the test is abandoned on a timeout before its own finally runs.
+    if (existsSync("/var/run/netns")) for (const other of readdirSync("/var/run/netns")) if (other.startsWith(name)) spawnSync("ip", ["netns", "del", other]);
     rmSync(tmpDir, { recursive: true, force: true });
     live.delete(name);
   };
