@@ -12,6 +12,7 @@ import { BROADCAST_MAC, formatIpv4Address, ipv4MulticastMac, ipv4Number, isIpv4M
 import { ipv4PseudoSum } from "../wire/checksum.ts";
 import { Counters, WireError } from "../wire/error.ts";
 import { finishPartialChecksum } from "../wire/gso.ts";
+import { checkOffloadRequest, ipOffload } from "../offload.ts";
 import { checkIpv4, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, writeIpv4Header } from "../wire/ipv4.ts";
 import { ICMP_DEST_UNREACHABLE, ICMP_PARAMETER_PROBLEM, ICMP_TIME_EXCEEDED, UNREACHABLE_FRAGMENTATION_NEEDED, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from "../wire/icmpv4.ts";
 import type { ArpLayer } from "../arp/arp.ts";
@@ -109,8 +110,7 @@ export class Ipv4Layer implements Ipv4 {
     this.clock = options.clock ?? systemClock;
     this.ttl = options.ttl ?? 64;
     this.linkMtu = ethernet.mtu;
-    const o = ethernet.offload;
-    this.offload = o && o.checksum ? { checksum: true, segmentation: o.segmentation, maxSegmented: o.segmentation ? Math.min(0xffff, o.maxFrame - 14) - IPV4_MIN_HEADER_LENGTH : 0 } : undefined;
+    this.offload = ipOffload(ethernet.offload, IPV4_MIN_HEADER_LENGTH, 0xffff - IPV4_MIN_HEADER_LENGTH);
     this.nextId = Math.floor(Math.random() * 0x10000);
     this.reassembler = new Reassembler(this.clock, this.counters, options.reassembly);
     // RFC 1122 3.3.2: tell the sender when its fragments could not be reassembled in time.
@@ -259,7 +259,7 @@ export class Ipv4Layer implements Ipv4 {
     if (length > 65535 - IPV4_MIN_HEADER_LENGTH) throw new RangeError(`IPv4 payload of ${length} bytes to ${dst} exceeds the 65515-byte maximum of a datagram`);
     const partialAt = options?.partialChecksumAt ?? -1;
     let segmentSize = options?.segmentSize ?? 0;
-    if (partialAt >= 0 || segmentSize > 0) this.checkOffloadRequest(partialAt, segmentSize, length);
+    if (partialAt >= 0 || segmentSize > 0) checkOffloadRequest("IPv4", this.offload, partialAt, segmentSize, length);
     if (d === 0) throw new IpError("invalid-address", "0.0.0.0 is not a destination address");
     // Route: where the frame goes on the link.
     let mac: MacAddr | undefined;
@@ -323,15 +323,6 @@ export class Ipv4Layer implements Ipv4 {
     } finally {
       this.txOne = null;
       this.txChunks = NO_CHUNKS;
-    }
-  }
-
-  private checkOffloadRequest(partialAt: number, segmentSize: number, length: number): void {
-    const o = this.offload;
-    if (o === undefined) throw new RangeError("IPv4 write: partialChecksumAt/segmentSize need a device with offloads (Ip.offload is undefined)");
-    if (!(Number.isInteger(partialAt) && partialAt >= 0 && partialAt + 2 <= length)) throw new RangeError(`IPv4 write: partialChecksumAt ${partialAt} is not inside the ${length}-byte payload`);
-    if (segmentSize > 0 && !(o.segmentation && Number.isInteger(segmentSize) && length <= o.maxSegmented)) {
-      throw new RangeError(`IPv4 write: cannot segment a ${length}-byte payload into ${segmentSize}-byte segments (device segmentation ${o.segmentation ? `up to ${o.maxSegmented} bytes` : "unavailable"})`);
     }
   }
 

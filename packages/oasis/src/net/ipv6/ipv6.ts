@@ -14,6 +14,7 @@ import { randomInt } from "oasis/random";
 import { formatMac } from "../wire/address.ts";
 import { Counters, WireError } from "../wire/error.ts";
 import { finishPartialChecksum } from "../wire/gso.ts";
+import { checkOffloadRequest, ipOffload } from "../offload.ts";
 import {
   eui64InterfaceId,
   commonPrefixLength,
@@ -261,8 +262,7 @@ export class Ipv6Layer implements Ipv6 {
     this.linkMtu = ethernet.mtu;
     if (this.linkMtu < IPV6_MIN_MTU) throw new RangeError(`IPv6 needs a link MTU of at least ${IPV6_MIN_MTU} bytes; this link has ${this.linkMtu}`);
     this.currentLinkMtu = this.linkMtu;
-    const o = ethernet.offload;
-    this.offload = o && o.checksum ? { checksum: true, segmentation: o.segmentation, maxSegmented: o.segmentation ? Math.min(0xffff, o.maxFrame - 14 - IPV6_HEADER_LENGTH) : 0 } : undefined;
+    this.offload = ipOffload(ethernet.offload, IPV6_HEADER_LENGTH, 0xffff);
     this.hopLimit = options.hopLimit ?? 64;
     this.retransTimer = options.retransTimerMs ?? 1000;
     this.baseReachableTime = options.reachableTimeMs ?? 30_000;
@@ -410,7 +410,7 @@ export class Ipv6Layer implements Ipv6 {
     if (length > 0xffff) throw new RangeError(`IPv6 payload of ${length} bytes exceeds 65535 (jumbograms are not supported)`);
     const partialAt = options?.partialChecksumAt ?? -1;
     let segmentSize = options?.segmentSize ?? 0;
-    if (partialAt >= 0 || segmentSize > 0) this.checkOffloadRequest(partialAt, segmentSize, length);
+    if (partialAt >= 0 || segmentSize > 0) checkOffloadRequest("IPv6", this.offload, partialAt, segmentSize, length);
     const multicast = isIpv6Multicast(d);
     const hopLimit = options?.ttl ?? (multicast ? 1 : this.hopLimit);
     if (!multicast && this.ownAddress(d) !== undefined) return this.loopback(src, d, proto, hopLimit, one ?? concat(chunks, length), partialAt);
@@ -462,15 +462,6 @@ export class Ipv6Layer implements Ipv6 {
         this.txOffload.segmentSize = segmentSize;
         this.neighbours.enqueue(nextHop, packet, this.txOffload);
       }
-    }
-  }
-
-  private checkOffloadRequest(partialAt: number, segmentSize: number, length: number): void {
-    const o = this.offload;
-    if (o === undefined) throw new RangeError("IPv6 write: partialChecksumAt/segmentSize need a device with offloads (Ip.offload is undefined)");
-    if (!(Number.isInteger(partialAt) && partialAt >= 0 && partialAt + 2 <= length)) throw new RangeError(`IPv6 write: partialChecksumAt ${partialAt} is not inside the ${length}-byte payload`);
-    if (segmentSize > 0 && !(o.segmentation && Number.isInteger(segmentSize) && length <= o.maxSegmented)) {
-      throw new RangeError(`IPv6 write: cannot segment a ${length}-byte payload into ${segmentSize}-byte segments (device segmentation ${o.segmentation ? `up to ${o.maxSegmented} bytes` : "unavailable"})`);
     }
   }
 
