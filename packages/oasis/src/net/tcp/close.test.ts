@@ -1,24 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FlowError } from "../../devices/errors.ts";
-import type { TcpFlow } from "../../devices/tcp.ts";
 import { TestNet, pattern, readAll } from "./test-support.ts";
-
-async function pair(net: TestNet, config = {}) {
-  const a = net.tcp("192.0.2.1", config);
-  const b = net.tcp("192.0.2.2", config);
-  let server: TcpFlow | null = null;
-  b.listen(80, (f) => {
-    server = f;
-  });
-  const client = await net.clock.run(a.connect("192.0.2.2", 80));
-  await net.clock.runUntil(() => server !== null);
-  return { a, b, client, server: server! as TcpFlow };
-}
 
 test("closes simultaneously through CLOSING into TIME_WAIT on both sides, then frees both", async () => {
   const net = new TestNet({ faults: { delayMs: 10 } });
-  const { a, b, client, server } = await pair(net, { mslMs: 500 });
+  const { a, b, client, server } = await net.connectedPair({ mslMs: 500 });
   net.record = true;
   await net.clock.run(Promise.all([client.close(), server.close()]));
   assert.equal(a.stats().connections.TIME_WAIT, 1);
@@ -35,7 +22,7 @@ test("closes simultaneously through CLOSING into TIME_WAIT on both sides, then f
 
 test("half-closes: data still flows towards the side that sent FIN", async () => {
   const net = new TestNet();
-  const { client, server } = await pair(net);
+  const { client, server } = await net.connectedPair();
   await net.clock.run(client.shutdown("write"));
   assert.equal(await net.clock.run(server.read()), null);
   const data = pattern(50_000);
@@ -48,7 +35,7 @@ test("half-closes: data still flows towards the side that sent FIN", async () =>
 
 test("resets the peer when closing with unread data", async () => {
   const net = new TestNet();
-  const { a, b, client, server } = await pair(net);
+  const { a, b, client, server } = await net.connectedPair();
   await net.clock.run(client.write(pattern(1000)));
   await net.clock.advance(50);
   const reading = client.read();
@@ -59,7 +46,7 @@ test("resets the peer when closing with unread data", async () => {
 
 test("frees FIN_WAIT_2 after its timeout when the peer never closes", async () => {
   const net = new TestNet();
-  const { a, b, client } = await pair(net, { finWait2TimeoutMs: 5000 });
+  const { a, b, client } = await net.connectedPair({ finWait2TimeoutMs: 5000 });
   await net.clock.run(client.close());
   assert.equal(a.stats().connections.FIN_WAIT_2, 1);
   await net.clock.advance(5001);

@@ -3,6 +3,7 @@
 // moves when nothing else can run, so multi-second timeouts take milliseconds.
 import { IpError } from "../../devices/errors.ts";
 import type { Ip, IpHandler, IpWriteOptions, Prefix } from "../../devices/ip.ts";
+import type { TcpFlow } from "../../devices/tcp.ts";
 import type { Net, NetOffload, NetStats, RxOffload, TxOffload } from "../../devices/net.ts";
 import { WireError as TcpWireError } from "../wire/error.ts";
 import { emitTcpHeader, emptyTcpRepr, parseTcp, setTcpChecksum, tcpHeaderLength, type TcpRepr } from "../wire/tcp.ts";
@@ -183,6 +184,19 @@ export class TestNet {
   tcp(address: string, config: TcpConfig = {}, mtu = 1500): TcpStack {
     return createTcp(this.ip(address, mtu), { clock: this.clock, random: seededRandom(this.rng.randomInt(2 ** 31)), ...config });
   }
+  /** Two instances (192.0.2.1 and .2, same config) and one connection from the first to port 80 of the second. */
+  async connectedPair(config: TcpConfig = {}): Promise<{ a: TcpStack; b: TcpStack; client: TcpFlow; server: TcpFlow }> {
+    const a = this.tcp("192.0.2.1", config);
+    const b = this.tcp("192.0.2.2", config);
+    let server: TcpFlow | null = null;
+    b.listen(80, (f) => {
+      server = f;
+    });
+    const client = await this.clock.run(a.connect("192.0.2.2", 80));
+    await this.clock.runUntil(() => server !== null);
+    return { a, b, client, server: server! as TcpFlow };
+  }
+
 
   send(src: string, dst: string, bytes: Uint8Array): void {
     if (!this.hosts.has(dst)) throw new IpError("no-route", `no route to ${dst}`);

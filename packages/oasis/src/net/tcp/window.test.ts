@@ -1,24 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { TcpFlow } from "../../devices/tcp.ts";
 import { ACK } from "../wire/tcp.ts";
 import { TestNet, pattern, readAll } from "./test-support.ts";
 
-async function pair(net: TestNet, config = {}) {
-  const a = net.tcp("192.0.2.1", config);
-  const b = net.tcp("192.0.2.2", config);
-  let server: TcpFlow | null = null;
-  b.listen(80, (f) => {
-    server = f;
-  });
-  const client = await net.clock.run(a.connect("192.0.2.2", 80));
-  await net.clock.runUntil(() => server !== null);
-  return { a, b, client, server: server! as TcpFlow };
-}
-
 test("closes the window under a slow reader and reopens it when the reader resumes", async () => {
   const net = new TestNet({ faults: { delayMs: 5 } });
-  const { a, b, client, server } = await pair(net, { receiveBufferSize: 64 * 1024, sendBufferSize: 64 * 1024 });
+  const { a, b, client, server } = await net.connectedPair({ receiveBufferSize: 64 * 1024, sendBufferSize: 64 * 1024 });
   const data = pattern(1_000_000);
   const writing = client.write(data).then(() => client.close());
   await net.clock.advance(3000);
@@ -41,7 +28,7 @@ test("closes the window under a slow reader and reopens it when the reader resum
 
 test("recovers from a lost window update through the persist timer", async () => {
   const net = new TestNet({ faults: { delayMs: 5 } });
-  const { client, server } = await pair(net, { receiveBufferSize: 32 * 1024 });
+  const { client, server } = await net.connectedPair({ receiveBufferSize: 32 * 1024 });
   const data = pattern(200_000);
   const writing = client.write(data).then(() => client.close());
   await net.clock.advance(2000);
@@ -62,7 +49,7 @@ test("recovers from a lost window update through the persist timer", async () =>
 
 test("uses a scaled window larger than 64 KiB", async () => {
   const net = new TestNet({ faults: { delayMs: 50 } });
-  const { a, client, server } = await pair(net, { receiveBufferSize: 4 * 1024 * 1024 });
+  const { a, client, server } = await net.connectedPair({ receiveBufferSize: 4 * 1024 * 1024 });
   const reading = readAll(server);
   const data = pattern(8_000_000);
   await net.clock.run(client.write(data).then(() => client.close()));
@@ -77,7 +64,7 @@ test("uses a scaled window larger than 64 KiB", async () => {
 test("sends small writes at once with noDelay and coalesces them under Nagle", async () => {
   for (const noDelay of [false, true]) {
     const net = new TestNet({ faults: { delayMs: 20 } });
-    const { client, server } = await pair(net);
+    const { client, server } = await net.connectedPair();
     client.setNoDelay(noDelay);
     net.record = true;
     const t0 = net.clock.nowMs();
@@ -93,7 +80,7 @@ test("sends small writes at once with noDelay and coalesces them under Nagle", a
 
 test("delays a lone ACK and acknowledges every second segment at once", async () => {
   const net = new TestNet({ faults: { delayMs: 1 } });
-  const { client, server } = await pair(net, { delayedAckMs: 40 });
+  const { client, server } = await net.connectedPair({ delayedAckMs: 40 });
   void server;
   net.record = true;
   client.setNoDelay(true);
